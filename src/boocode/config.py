@@ -183,7 +183,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
             raw, source = file_values[file_key], str(config_path)
         if raw in (None, ""):
             continue
-        label = env_name if source == "env" else f"{file_key} in {source}" if source == str(config_path) else name
+        label = f"{file_key} in {source}" if source == str(config_path) else env_name
         values[name] = parse(str(raw), label)
         sources[name] = source
 

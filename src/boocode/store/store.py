@@ -1,0 +1,345 @@
+"""The store: every read and write of agents' sessions, chats, messages and inference calls."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from boocode.llm.types import (
+    ImagePart,
+    Message,
+    Part,
+    ReasoningPart,
+    TextPart,
+    ToolCallPart,
+    ToolResultPart,
+    Usage,
+)
+from boocode.store import schema as t
+from boocode.store.engine import create_engine, migrate
+from boocode.store.ids import new_id
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Transcript:
+    """A session with its chats; each chat holds its messages in order."""
+
+    session: RowMapping
+    chats: list[tuple[RowMapping, list[Message]]]
+
+
+_PART_COLUMNS = tuple(c.name for c in t.message_parts.columns)
+
+
+def _part_row(message_id: str, seq: int, part: Part) -> dict[str, Any]:
+    row: dict[str, Any] = dict.fromkeys(_PART_COLUMNS)
+    row.update(id=new_id("prt"), message_id=message_id, seq=seq, kind=part.kind)
+    if isinstance(part, TextPart | ReasoningPart):
+        row["text"] = part.text
+    elif isinstance(part, ImagePart):
+        row.update(media_type=part.media_type, blob=part.data, text=part.source)
+    elif isinstance(part, ToolCallPart):
+        row.update(tool_call_id=part.call_id, tool_name=part.name, data=part.arguments)
+    else:
+        row.update(
+            tool_call_id=part.call_id,
+            tool_name=part.name,
+            text=part.content,
+            is_error=part.is_error,
+            data=[{"media_type": i.media_type, "source": i.source} for i in part.images] or None,
+        )
+    return row
+
+
+def _part_from_row(row: RowMapping) -> Part:
+    kind = row["kind"]
+    if kind == "text":
+        return TextPart(row["text"] or "")
+    if kind == "reasoning":
+        return ReasoningPart(row["text"] or "")
+    if kind == "image":
+        return ImagePart(data=row["blob"] or b"", media_type=row["media_type"], source=row["text"])
+    if kind == "tool_call":
+        return ToolCallPart(row["tool_call_id"], row["tool_name"], row["data"] or {})
+    return ToolResultPart(row["tool_call_id"], row["tool_name"], row["text"] or "", bool(row["is_error"]))
+
+
+class Store:
+    """Async access to boocode's database. Create with `await open_store(url)`."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def aclose(self) -> None:
+        await self.engine.dispose()
+
+    async def _insert(self, conn: AsyncConnection, table: Any, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await conn.execute(insert(table), list(rows))
+
+    async def ensure_project(self, root: Path) -> str:
+        """The id of the project at `root`, created on first use."""
+        key = str(root.resolve())
+        query = select(t.projects.c.id).where(t.projects.c.root == key)
+        async with self.engine.connect() as conn:
+            found = (await conn.execute(query)).scalar()
+        if found:
+            return str(found)
+        project_id = new_id("prj")
+        row = {"id": project_id, "root": key, "name": root.name, "created_at": utcnow()}
+        try:
+            async with self.engine.begin() as conn:
+                await self._insert(conn, t.projects, [row])
+        except IntegrityError:  # another process created it meanwhile
+            async with self.engine.connect() as conn:
+                return str((await conn.execute(query)).scalar_one())
+        return project_id
+
+    async def create_session(
+        self,
+        *,
+        project_id: str,
+        title: str,
+        provider: str,
+        model: str,
+        kind: str = "agent",
+        agent_type: str | None = None,
+        json_schema: dict[str, Any] | None = None,
+        parent_session_id: str | None = None,
+    ) -> str:
+        session_id = new_id("ses")
+        row = {
+            "id": session_id,
+            "project_id": project_id,
+            "parent_session_id": parent_session_id,
+            "kind": kind,
+            "title": title[:500],
+            "status": "running",
+            "provider": provider,
+            "model": model,
+            "agent_type": agent_type,
+            "json_schema": json_schema,
+            "turns": 0,
+            "tool_calls": 0,
+            "created_at": utcnow(),
+        }
+        async with self.engine.begin() as conn:
+            await self._insert(conn, t.sessions, [row])
+        return session_id
+
+    async def finish_session(
+        self,
+        session_id: str,
+        *,
+        status: str,
+        result: Any = None,
+        error: str | None = None,
+        turns: int,
+        tool_calls: int,
+    ) -> None:
+        values = {
+            "status": status,
+            "result": result,
+            "error": error,
+            "turns": turns,
+            "tool_calls": tool_calls,
+            "finished_at": utcnow(),
+        }
+        async with self.engine.begin() as conn:
+            await conn.execute(update(t.sessions).where(t.sessions.c.id == session_id).values(**values))
+
+    async def create_chat(self, session_id: str, attempt: int, system_prompt: str | None) -> str:
+        chat_id = new_id("cht")
+        row = {
+            "id": chat_id,
+            "session_id": session_id,
+            "attempt": attempt,
+            "system_prompt": system_prompt,
+            "created_at": utcnow(),
+        }
+        async with self.engine.begin() as conn:
+            await self._insert(conn, t.chats, [row])
+        return chat_id
+
+    async def add_message(self, chat_id: str, seq: int, message: Message) -> str:
+        """Insert a whole message and its parts in one transaction."""
+        message_id = new_id("msg")
+        async with self.engine.begin() as conn:
+            await self._insert(
+                conn,
+                t.messages,
+                [
+                    {
+                        "id": message_id,
+                        "chat_id": chat_id,
+                        "seq": seq,
+                        "role": message.role,
+                        "created_at": utcnow(),
+                    }
+                ],
+            )
+            await self._insert(
+                conn, t.message_parts, [_part_row(message_id, i, p) for i, p in enumerate(message.parts)]
+            )
+        return message_id
+
+    async def replace_parts(self, message_id: str, parts: Sequence[Part]) -> None:
+        """Set a message's parts (used while a reply streams in, and when it completes)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(t.message_parts.delete().where(t.message_parts.c.message_id == message_id))
+            await self._insert(
+                conn, t.message_parts, [_part_row(message_id, i, p) for i, p in enumerate(parts)]
+            )
+
+    async def start_inference(
+        self, *, session_id: str, chat_id: str, turn: int, attempt: int, provider: str, model: str
+    ) -> str:
+        call_id = new_id("inf")
+        row = {
+            "id": call_id,
+            "session_id": session_id,
+            "chat_id": chat_id,
+            "turn": turn,
+            "attempt": attempt,
+            "provider": provider,
+            "model": model,
+            "status": "running",
+            "started_at": utcnow(),
+        }
+        async with self.engine.begin() as conn:
+            await self._insert(conn, t.inference_calls, [row])
+        return call_id
+
+    async def finish_inference(
+        self,
+        call_id: str,
+        *,
+        status: str,
+        latency_ms: float,
+        ttft_ms: float | None,
+        usage: Usage | None = None,
+        error: str | None = None,
+        stop_reason: str | None = None,
+        model: str | None = None,
+    ) -> None:
+        values: dict[str, Any] = {
+            "status": status,
+            "latency_ms": latency_ms,
+            "ttft_ms": ttft_ms,
+            "error": error,
+            "stop_reason": stop_reason,
+        }
+        if model:
+            values["model"] = model
+        if usage is not None:
+            values.update(
+                input_total=usage.input_total,
+                cache_read=usage.cache_read,
+                cache_write=usage.cache_write,
+                output=usage.output,
+                reasoning=usage.reasoning,
+            )
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(t.inference_calls).where(t.inference_calls.c.id == call_id).values(**values)
+            )
+
+    async def list_sessions(self, limit: int = 20) -> list[RowMapping]:
+        """The most recent sessions, newest first, with their summed usage."""
+        calls = t.inference_calls
+        usage = (
+            select(
+                calls.c.session_id,
+                func.sum(calls.c.input_total).label("input_total"),
+                func.sum(calls.c.output).label("output"),
+                func.sum(calls.c.cache_read).label("cache_read"),
+            )
+            .group_by(calls.c.session_id)
+            .subquery()
+        )
+        query = (
+            select(t.sessions, usage.c.input_total, usage.c.output, usage.c.cache_read)
+            .select_from(t.sessions.outerjoin(usage, usage.c.session_id == t.sessions.c.id))
+            .order_by(t.sessions.c.created_at.desc())
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            return list((await conn.execute(query)).mappings())
+
+    async def get_session(self, session_id: str) -> RowMapping | None:
+        async with self.engine.connect() as conn:
+            query = select(t.sessions).where(t.sessions.c.id == session_id)
+            return (await conn.execute(query)).mappings().first()
+
+    async def transcript(self, session_id: str) -> Transcript | None:
+        """The session's chats and their messages, or None for an unknown id."""
+        async with self.engine.connect() as conn:
+            session = (
+                (await conn.execute(select(t.sessions).where(t.sessions.c.id == session_id)))
+                .mappings()
+                .first()
+            )
+            if session is None:
+                return None
+            chats = (
+                await conn.execute(
+                    select(t.chats).where(t.chats.c.session_id == session_id).order_by(t.chats.c.attempt)
+                )
+            ).mappings()
+            result: list[tuple[RowMapping, list[Message]]] = []
+            for chat in list(chats):
+                rows = (
+                    await conn.execute(
+                        select(t.messages.c.id, t.messages.c.role, t.message_parts)
+                        .select_from(t.messages.outerjoin(t.message_parts))
+                        .where(t.messages.c.chat_id == chat["id"])
+                        .order_by(t.messages.c.seq, t.message_parts.c.seq)
+                    )
+                ).mappings()
+                result.append((chat, _group_messages(list(rows))))
+            return Transcript(session, result)
+
+    async def inference_calls(self, session_id: str) -> list[RowMapping]:
+        calls = t.inference_calls
+        query = (
+            select(calls)
+            .where(calls.c.session_id == session_id)
+            .order_by(calls.c.started_at, calls.c.attempt)
+        )
+        async with self.engine.connect() as conn:
+            return list((await conn.execute(query)).mappings())
+
+
+def _group_messages(rows: list[RowMapping]) -> list[Message]:
+    messages: list[Message] = []
+    current_id: str | None = None
+    for row in rows:
+        if row["id"] != current_id:
+            current_id = row["id"]
+            messages.append(Message(row["role"], []))
+        if row["kind"] is not None:
+            messages[-1].parts.append(_part_from_row(row))
+    return messages
+
+
+async def open_store(url: str) -> Store:
+    """Open (and migrate if needed) the database at `url`."""
+    engine = create_engine(url)
+    try:
+        await migrate(engine)
+    except BaseException:
+        await engine.dispose()
+        raise
+    return Store(engine)

@@ -1,0 +1,54 @@
+"""Shared fixtures: every test that touches the database runs on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from boocode.store.store import Store, open_store
+
+POSTGRES_URL = os.environ.get("BOOCODE_TEST_POSTGRES_URL", "postgresql+asyncpg://127.0.0.1:5432/test")
+
+
+async def _drop_schema(schema: str) -> None:
+    import asyncpg  # the driver the store uses; dropping needs no SQLAlchemy engine
+
+    conn = await asyncpg.connect(POSTGRES_URL.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL of an empty database: a fresh SQLite file, or a fresh schema in the PostgreSQL `test` db."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'boocode.db'}"
+        return
+    schema = f"t_{secrets.token_hex(6)}"
+    yield f"{POSTGRES_URL}?search_path={schema}"
+    asyncio.run(_drop_schema(schema))
+
+
+@pytest.fixture
+async def store(db_url: str) -> AsyncIterator[Store]:
+    opened = await open_store(db_url)
+    yield opened
+    await opened.aclose()
+
+
+@pytest.fixture
+def boocode_env(tmp_path: Path, db_url: str) -> dict[str, str]:
+    """Environment for a `boocode` subprocess: its own home and database, no inherited provider keys."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOOCODE_", "OPENAI_", "ANTHROPIC_"))}
+    env["BOOCODE_HOME"] = str(tmp_path / "home")
+    env["BOOCODE_DB_URL"] = db_url
+    if "BOOCODE_MODELS_DIR" in os.environ:
+        env["BOOCODE_MODELS_DIR"] = os.environ["BOOCODE_MODELS_DIR"]
+    return env
