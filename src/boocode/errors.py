@@ -46,7 +46,3 @@ class ToolError(BoocodeError):
 
 class SchemaError(BoocodeError):
     """A JSON schema given for structured output is invalid or contradicts itself."""
-
-
-class StructuredOutputError(BoocodeError):
-    """The model did not produce output matching the schema within the allowed attempts."""

@@ -203,6 +203,12 @@ class Store:
                 conn, t.message_parts, [_part_row(message_id, i, p) for i, p in enumerate(parts)]
             )
 
+    async def delete_message(self, message_id: str) -> None:
+        """Remove a message that was being streamed when its request failed."""
+        async with self.engine.begin() as conn:
+            await conn.execute(t.message_parts.delete().where(t.message_parts.c.message_id == message_id))
+            await conn.execute(t.messages.delete().where(t.messages.c.id == message_id))
+
     async def start_inference(
         self, *, session_id: str, chat_id: str, turn: int, attempt: int, provider: str, model: str
     ) -> str:

@@ -1,0 +1,396 @@
+"""The agent loop: one agent = one persisted session; the model works with tools until it answers.
+
+`run_agent()` validates everything it can before writing a row, then talks to the provider turn by turn,
+runs the tool calls the model makes, validates structured output, restarts a stalled attempt in a fresh
+chat (bounded), and records the outcome on the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from boocode.agent import prompts
+from boocode.agent.inference import TurnContext, run_turn
+from boocode.agent.structured import check_schema, parse_json_text, validation_error
+from boocode.config import Settings
+from boocode.errors import ProviderError, UnsupportedInputError
+from boocode.llm.provider import Provider
+from boocode.llm.retry import RetryPolicy
+from boocode.llm.textcalls import extract_text_tool_call
+from boocode.llm.types import (
+    Effort,
+    ImagePart,
+    Message,
+    ModelRequest,
+    ModelResponse,
+    TextPart,
+    ToolCallPart,
+    ToolResultPart,
+    ToolSpec,
+    Usage,
+)
+from boocode.store.ids import new_id
+from boocode.store.store import Store
+from boocode.tools.base import Tool, ToolContext
+from boocode.tools.registry import execute_tool_call
+
+FailureKind = Literal["provider", "structured", "stall", "turns", "output_cap"]
+
+
+@dataclass
+class AgentSpec:
+    """What one agent is asked to do. `tools=None` offers every tool of the runtime."""
+
+    prompt: str
+    schema: dict[str, Any] | None = None
+    model: str | None = None
+    effort: Effort | None = None
+    images: Sequence[ImagePart] = ()
+    tools: Sequence[str] | None = None
+    system: str | None = None
+    agent_type: str | None = None
+    parent_session_id: str | None = None
+    root: Path | None = None
+
+
+@dataclass
+class AgentEvent:
+    """Progress of one agent: kind is started, tool_call, tool_result, turn, warning, stall or finished."""
+
+    kind: str
+    session_id: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class AgentResult:
+    session_id: str
+    status: Literal["completed", "failed"]
+    output: Any
+    usage: Usage
+    turns: int
+    tool_calls: int
+    model: str
+    error: str | None = None
+    failure: FailureKind | None = None
+
+
+@dataclass
+class AgentRuntime:
+    """What agents share: settings, the store, the provider and the tools of one project."""
+
+    settings: Settings
+    store: Store
+    provider: Provider
+    project_root: Path
+    project_id: str
+    tools: Mapping[str, Tool]
+    policy: Any
+    temperature: float | None = None
+    seed: int | None = None
+    retry: RetryPolicy | None = None
+
+
+class AgentFailure(Exception):
+    """An agent ended without a result; `kind` tells callers whether to return null or throw."""
+
+    def __init__(self, kind: FailureKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class _Progress:
+    def __init__(self) -> None:
+        self.last = asyncio.get_running_loop().time()
+
+    def tick(self) -> None:
+        self.last = asyncio.get_running_loop().time()
+
+
+async def run_agent(
+    spec: AgentSpec, runtime: AgentRuntime, on_event: Callable[[AgentEvent], None] | None = None
+) -> AgentResult:
+    """Run one agent to its end. Bad input raises before anything is stored; a cancelled agent is
+    recorded as cancelled and the cancellation propagates."""
+    if spec.schema is not None:
+        check_schema(spec.schema)
+    caps = runtime.provider.capabilities
+    if spec.images and not caps.images:
+        raise UnsupportedInputError(
+            f"provider {runtime.provider.name!r} (model {spec.model or runtime.provider.default_model}) "
+            "cannot take images; use a vision-capable model"
+        )
+    agent = _Agent(spec, runtime, on_event or (lambda _e: None))
+    return await agent.run()
+
+
+class _Agent:
+    def __init__(self, spec: AgentSpec, runtime: AgentRuntime, emit: Callable[[AgentEvent], None]) -> None:
+        self.spec = spec
+        self.rt = runtime
+        self.settings = runtime.settings
+        self.provider = runtime.provider
+        self.model = spec.model or runtime.provider.default_model
+        self.emit_raw = emit
+        self.session_id = ""
+        self.usage = Usage()
+        self.turns = 0
+        self.tool_calls = 0
+        self.output_used = 0
+        names = list(runtime.tools) if spec.tools is None else [n for n in spec.tools if n in runtime.tools]
+        self.tools = {name: runtime.tools[name] for name in names}
+        self.via_tool = spec.schema is not None and not runtime.provider.capabilities.native_json_schema
+        specs = [tool.spec for tool in self.tools.values()]
+        if self.via_tool and spec.schema is not None:
+            specs.append(ToolSpec(prompts.STRUCTURED_TOOL, "Return the final result.", spec.schema))
+        self.tool_specs = specs
+        root = spec.root or runtime.project_root
+        self.tool_ctx = ToolContext(root=root, policy=runtime.policy)
+        self.system = prompts.system_prompt(root, [s.name for s in specs], spec.system, spec.schema)
+
+    def emit(self, kind: str, **data: Any) -> None:
+        self.emit_raw(AgentEvent(kind, self.session_id, data))
+
+    async def run(self) -> AgentResult:
+        self.session_id = await self.rt.store.create_session(
+            project_id=self.rt.project_id,
+            title=self.spec.prompt,
+            provider=self.provider.name,
+            model=self.model,
+            agent_type=self.spec.agent_type,
+            json_schema=self.spec.schema,
+            parent_session_id=self.spec.parent_session_id,
+        )
+        self.emit("started", model=self.model, prompt=self.spec.prompt)
+        if self.spec.effort and not self.provider.capabilities.reasoning_effort:
+            self.emit(
+                "warning",
+                message=f"effort {self.spec.effort!r} ignored: {self.provider.name} has no "
+                "reasoning setting for this model",
+            )
+        try:
+            output = await self._attempts()
+        except asyncio.CancelledError:
+            await asyncio.shield(self._finish("cancelled", error="cancelled"))
+            raise
+        except (AgentFailure, ProviderError) as exc:
+            kind: FailureKind = exc.kind if isinstance(exc, AgentFailure) else "provider"
+            await self._finish("failed", error=str(exc))
+            self.emit("finished", status="failed", error=str(exc))
+            return self._result("failed", None, str(exc), kind)
+        await self._finish("completed", result=output)
+        self.emit("finished", status="completed")
+        return self._result("completed", output)
+
+    def _result(
+        self,
+        status: Literal["completed", "failed"],
+        output: Any,
+        error: str | None = None,
+        failure: FailureKind | None = None,
+    ) -> AgentResult:
+        return AgentResult(
+            self.session_id,
+            status,
+            output,
+            self.usage,
+            self.turns,
+            self.tool_calls,
+            self.model,
+            error,
+            failure,
+        )
+
+    async def _finish(self, status: str, *, result: Any = None, error: str | None = None) -> None:
+        await self.rt.store.finish_session(
+            self.session_id,
+            status=status,
+            result=result,
+            error=error,
+            turns=self.turns,
+            tool_calls=self.tool_calls,
+        )
+
+    async def _attempts(self) -> Any:
+        attempts = self.settings.stall_attempts
+        limit = self.settings.stall_seconds
+        for attempt in range(1, attempts + 1):
+            chat_id = await self.rt.store.create_chat(self.session_id, attempt, self.system)
+            progress = _Progress()
+            work = asyncio.create_task(self._conversation(chat_id, progress))
+            if not await _stalled(work, progress, limit):
+                return work.result()
+            if attempt < attempts:
+                self.emit("stall", message=prompts.stall_note(limit, attempt, attempts))
+        raise AgentFailure(
+            "stall", f"agent stalled on all {attempts} attempts (no progress for {limit:g}s each)"
+        )
+
+    async def _conversation(self, chat_id: str, progress: _Progress) -> Any:
+        schema = self.spec.schema
+        messages = [Message("user", [TextPart(self.spec.prompt), *self.spec.images])]
+        await self.rt.store.add_message(chat_id, 0, messages[0])
+        answer_phase = schema is not None and not self.via_tool and not self.tools
+        failures = 0
+        last_error = ""
+
+        def fail_structured(error: str) -> None:
+            nonlocal failures, last_error
+            failures, last_error = failures + 1, error
+            cap = self.settings.structured_attempts
+            if failures >= cap:
+                raise AgentFailure(
+                    "structured",
+                    f"agent({{schema}}): structured output retry cap ({cap}) exceeded — {cap} failed "
+                    f"attempts with no valid output; last validation failure: {last_error}",
+                )
+
+        while True:
+            response = await self._turn(chat_id, len(messages), messages, progress, answer_phase)
+            reply = response.message
+            messages.append(reply)
+            calls = reply.tool_calls
+            if calls:
+                results = await self._run_tools(calls, progress)
+                structured = [c for c in calls if c.name == prompts.STRUCTURED_TOOL]
+                if structured:
+                    error = validation_error(structured[-1].arguments, schema or {})
+                    if error is None:
+                        return structured[-1].arguments
+                    fail_structured(error)
+                    results = [_structured_error(r, error) for r in results]
+                tool_message = Message("tool", list(results))
+                await self.rt.store.add_message(chat_id, len(messages), tool_message)
+                messages.append(tool_message)
+                continue
+            if schema is None:
+                return reply.text
+            if self.via_tool:
+                fail_structured(f"no {prompts.STRUCTURED_TOOL} call")
+                nudge = f"Call the {prompts.STRUCTURED_TOOL} tool now with your final result."
+            else:
+                error = _json_error(reply.text, schema)
+                if error is None:
+                    return parse_json_text(reply.text)
+                if answer_phase:
+                    fail_structured(error)
+                    nudge = prompts.retry_after_invalid(error)
+                else:
+                    answer_phase = True
+                    nudge = prompts.final_answer_request(schema)
+            user = Message("user", [TextPart(nudge)])
+            await self.rt.store.add_message(chat_id, len(messages), user)
+            messages.append(user)
+
+    async def _turn(
+        self, chat_id: str, seq: int, messages: list[Message], progress: _Progress, answer_phase: bool
+    ) -> ModelResponse:
+        if self.turns >= self.settings.max_turns:
+            raise AgentFailure(
+                "turns", f"agent reached the turn cap ({self.settings.max_turns}) without finishing"
+            )
+        remaining = self.settings.max_output_tokens - self.output_used
+        if remaining <= 0:
+            raise AgentFailure(
+                "output_cap",
+                f"agent used its output-token cap ({self.settings.max_output_tokens}) without finishing",
+            )
+        native_answer = answer_phase and not self.via_tool
+        request = ModelRequest(
+            model=self.model,
+            messages=list(messages),
+            system=self.system,
+            tools=[] if native_answer else self.tool_specs,
+            json_schema=self.spec.schema if native_answer else None,
+            max_output_tokens=remaining,
+            temperature=self.rt.temperature,
+            seed=self.rt.seed,
+            effort=self.spec.effort if self.provider.capabilities.reasoning_effort else None,
+        )
+        self.turns += 1
+        progress.tick()
+        ctx = TurnContext(
+            store=self.rt.store,
+            session_id=self.session_id,
+            chat_id=chat_id,
+            turn=self.turns,
+            message_seq=seq,
+            timeout=self.settings.request_timeout,
+            retry=self.rt.retry or RetryPolicy(self.settings.max_retries),
+            on_delta=lambda _text: progress.tick(),
+            finalize=self._text_tool_call if request.tools else None,
+        )
+        response = await run_turn(self.provider, request, ctx)
+        progress.tick()
+        self.usage = self.usage.add(response.usage)
+        self.output_used += response.usage.output or 0
+        self.emit("turn", turn=self.turns, usage=response.usage)
+        return response
+
+    def _text_tool_call(self, response: ModelResponse) -> ModelResponse:
+        """Small local models write a tool call as JSON text: take it as one when it names an offered tool."""
+        message = response.message
+        if message.tool_calls:
+            return response
+        found = extract_text_tool_call(message.text, [s.name for s in self.tool_specs])
+        if found is None:
+            return response
+        name, arguments = found
+        call = ToolCallPart(new_id("call"), name, arguments)
+        return replace(response, message=Message("assistant", [call]), stop_reason="tool_calls")
+
+    async def _run_tools(self, calls: list[ToolCallPart], progress: _Progress) -> list[ToolResultPart]:
+        async def one(call: ToolCallPart) -> ToolResultPart:
+            self.emit("tool_call", name=call.name, arguments=call.arguments)
+            if call.name == prompts.STRUCTURED_TOOL and self.via_tool:
+                result = ToolResultPart(call.call_id, call.name, "received")
+            else:
+                result = await execute_tool_call(call, self.tools, self.tool_ctx)
+            progress.tick()
+            self.emit("tool_result", name=call.name, is_error=result.is_error)
+            return result
+
+        self.tool_calls += len(calls)
+        if all(self.tools[c.name].read_only for c in calls if c.name in self.tools):
+            return list(await asyncio.gather(*(one(c) for c in calls)))
+        return [await one(c) for c in calls]
+
+
+def _structured_error(result: ToolResultPart, error: str) -> ToolResultPart:
+    if result.name != prompts.STRUCTURED_TOOL:
+        return result
+    return replace(result, content=prompts.retry_after_invalid(error), is_error=True)
+
+
+def _json_error(text: str, schema: dict[str, Any]) -> str | None:
+    try:
+        value = parse_json_text(text)
+    except ValueError:
+        return "the reply is not JSON"
+    return validation_error(value, schema)
+
+
+async def _stalled(work: asyncio.Task[Any], progress: _Progress, limit: float) -> bool:
+    """Wait for `work`; cancel it and return True when it makes no progress for `limit` seconds."""
+    loop = asyncio.get_running_loop()
+    try:
+        while True:
+            timeout = progress.last + limit - loop.time()
+            if timeout <= 0:
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await work
+                return True
+            done, _ = await asyncio.wait({work}, timeout=timeout)
+            if done:
+                return False
+    except asyncio.CancelledError:
+        work.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await work
+        raise

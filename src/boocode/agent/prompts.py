@@ -1,0 +1,53 @@
+"""System prompts: the framing every agent gets, and the structured-output instructions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+STRUCTURED_TOOL = "StructuredOutput"
+
+
+def system_prompt(root: Path, tool_names: list[str], extra: str | None, schema: dict[str, Any] | None) -> str:
+    """The system prompt of one agent: where it works, how to answer, then any agent-type prompt."""
+    lines = [
+        "You are a coding agent working in the project directory " + str(root) + ".",
+        "Paths you give to tools are relative to that directory; you cannot leave it.",
+    ]
+    if tool_names:
+        lines.append("Use the tools (" + ", ".join(tool_names) + ") to read, search and change files.")
+    lines.append(
+        "Your final message is returned verbatim to the program that started you, not shown to a person: "
+        "give the literal result, with no preamble such as 'Done.' and no closing remarks."
+    )
+    if schema is not None:
+        lines.append(structured_instruction(schema, STRUCTURED_TOOL in tool_names))
+    if extra:
+        lines += ["", extra.strip()]
+    return "\n".join(lines)
+
+
+def structured_instruction(schema: dict[str, Any], via_tool: bool) -> str:
+    if via_tool:
+        return (
+            f"When you have the result, call the {STRUCTURED_TOOL} tool exactly once with it as the "
+            "arguments; the program reads only that call."
+        )
+    return "Your final answer must be only a JSON object matching this JSON schema:\n" + json.dumps(schema)
+
+
+def final_answer_request(schema: dict[str, Any]) -> str:
+    """The user turn asking for the schema-shaped answer after the agent finished working."""
+    return (
+        "Now give your final result as a JSON object matching this schema, and nothing else:\n"
+        + json.dumps(schema)
+    )
+
+
+def retry_after_invalid(error: str) -> str:
+    return f"That output does not match the schema ({error}). Reply again with only a corrected JSON object."
+
+
+def stall_note(seconds: float, attempt: int, attempts: int) -> str:
+    return f"stalled (no progress for {seconds:g}s), restarting ({attempt}/{attempts - 1})"

@@ -1,0 +1,27 @@
+"""The `boocode` command."""
+
+from __future__ import annotations
+
+import click
+
+from boocode.cli.agent_cmd import agent
+from boocode.cli.config_cmd import config
+from boocode.cli.model_cmd import model
+from boocode.cli.sessions_cmd import sessions
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="boocode")
+def cli() -> None:
+    """boocode runs LLM coding agents and Claude Code style workflows, persisted and resumable.
+
+    Settings come from BOOCODE_* environment variables and $BOOCODE_HOME/config.toml; see `boocode config`.
+    """
+
+
+for command in (agent, config, sessions, model):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,56 @@
+"""Building the configured provider: hosted (OpenAI-compatible, Anthropic) or the embedded local model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from boocode.config import Settings
+from boocode.errors import ConfigError
+from boocode.llm.anthropic_provider import AnthropicProvider
+from boocode.llm.openai_provider import OpenAIProvider
+from boocode.llm.provider import Capabilities, Provider
+
+DEFAULT_MODELS = {"openai": "gpt-4.1-mini", "anthropic": "claude-sonnet-4-5"}
+# The embedded model is small: greedy decoding with a fixed seed keeps its answers repeatable.
+LOCAL_TEMPERATURE = 0.0
+LOCAL_SEED = 42
+
+
+@dataclass
+class ProviderHandle:
+    """A ready provider, the sampling defaults that suit it, and how many requests it serves at once
+    (`None`: no limit of its own)."""
+
+    provider: Provider
+    temperature: float | None = None
+    seed: int | None = None
+    max_concurrency: int | None = None
+
+
+async def open_provider(settings: Settings, progress: Callable[[str], None] | None = None) -> ProviderHandle:
+    """The provider `settings` select; for `local`, fetch the model and start its server when needed."""
+    if settings.provider == "openai":
+        if not settings.api_key and not settings.base_url:
+            raise ConfigError(
+                "provider openai needs an API key: set OPENAI_API_KEY or BOOCODE_API_KEY "
+                "(or BOOCODE_BASE_URL for a server that needs none)"
+            )
+        model = settings.model or DEFAULT_MODELS["openai"]
+        return ProviderHandle(OpenAIProvider(settings.base_url, settings.api_key, model))
+    if settings.provider == "anthropic":
+        if not settings.api_key and not settings.base_url:
+            raise ConfigError("provider anthropic needs an API key: set ANTHROPIC_API_KEY or BOOCODE_API_KEY")
+        model = settings.model or DEFAULT_MODELS["anthropic"]
+        return ProviderHandle(AnthropicProvider(settings.base_url, settings.api_key, model))
+    from boocode.llm.local.server import get_local_server  # starts threads; import only when used
+
+    server = await get_local_server(settings, progress)
+    provider = OpenAIProvider(
+        server.base_url,
+        "local",
+        server.model_name,
+        name="local",
+        capabilities=Capabilities(images=False, native_json_schema=True, reasoning_effort=False),
+    )
+    return ProviderHandle(provider, LOCAL_TEMPERATURE, LOCAL_SEED, server.slots)

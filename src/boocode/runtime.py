@@ -1,0 +1,56 @@
+"""Assembling what agents need for one project: settings, store, provider, tools and policy."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from boocode.agent.loop import AgentRuntime
+from boocode.config import Settings
+from boocode.errors import ConfigError
+from boocode.llm.factory import open_provider
+from boocode.llm.retry import RetryPolicy
+from boocode.store.store import open_store
+from boocode.tools.policy import ToolPolicy
+from boocode.tools.registry import ALL_TOOLS
+
+
+def project_root(directory: str | Path | None) -> Path:
+    """The project directory agents work in (default: the current directory); it must exist."""
+    root = Path(directory or ".").expanduser().resolve()
+    if not root.is_dir():
+        raise ConfigError(f"project directory not found: {root}")
+    return root
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings,
+    project: str | Path | None = None,
+    *,
+    allow: Iterable[str] = (),
+    progress: Callable[[str], None] | None = None,
+) -> AsyncIterator[AgentRuntime]:
+    """An `AgentRuntime` for `project`, closed (store and provider) on exit."""
+    root = project_root(project)
+    store = await open_store(settings.db_url)
+    try:
+        handle = await open_provider(settings, progress)
+        try:
+            yield AgentRuntime(
+                settings=settings,
+                store=store,
+                provider=handle.provider,
+                project_root=root,
+                project_id=await store.ensure_project(root),
+                tools=ALL_TOOLS,
+                policy=ToolPolicy.from_settings(settings.tools, allow),
+                temperature=handle.temperature,
+                seed=handle.seed,
+                retry=RetryPolicy(settings.max_retries),
+            )
+        finally:
+            await handle.provider.aclose()
+    finally:
+        await store.aclose()
