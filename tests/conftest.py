@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from boocode.config import Settings
+from boocode.llm.local.server import LocalServer, get_local_server, stop_local_servers
 from boocode.store.store import Store, open_store
 
 POSTGRES_URL = os.environ.get("BOOCODE_TEST_POSTGRES_URL", "postgresql+asyncpg://127.0.0.1:5432/test")
@@ -23,6 +25,13 @@ async def _drop_schema(schema: str) -> None:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     finally:
         await conn.close()
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    """The machine's real models dir (BOOCODE_MODELS_DIR, else ~/.boocode/models, never a test home), so
+    the local model is fetched once per machine, not once per test run."""
+    return Path(os.environ.get("BOOCODE_MODELS_DIR") or "~/.boocode/models").expanduser()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -44,11 +53,25 @@ async def store(db_url: str) -> AsyncIterator[Store]:
 
 
 @pytest.fixture
-def boocode_env(tmp_path: Path, db_url: str) -> dict[str, str]:
-    """Environment for a `boocode` subprocess: its own home and database, no inherited provider keys."""
+def boocode_env(tmp_path: Path, db_url: str, models_dir: Path) -> dict[str, str]:
+    """Environment for a `boocode` subprocess: its own home and database, the machine's models, and no
+    inherited provider settings or keys."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOOCODE_", "OPENAI_", "ANTHROPIC_"))}
     env["BOOCODE_HOME"] = str(tmp_path / "home")
     env["BOOCODE_DB_URL"] = db_url
-    if "BOOCODE_MODELS_DIR" in os.environ:
-        env["BOOCODE_MODELS_DIR"] = os.environ["BOOCODE_MODELS_DIR"]
+    env["BOOCODE_MODELS_DIR"] = str(models_dir)
     return env
+
+
+@pytest.fixture(scope="session")
+def local_settings(models_dir: Path) -> Settings:
+    """Settings selecting the default local model in the real models dir."""
+    return Settings(home=models_dir.parent, db_url="sqlite+aiosqlite://", models_dir=models_dir)
+
+
+@pytest.fixture(scope="session")
+def local_server(local_settings: Settings) -> Iterator[LocalServer]:
+    """The shared server for the default model, started once per test session (fetching it if needed)."""
+    server = asyncio.run(get_local_server(local_settings, progress=print))
+    yield server
+    asyncio.run(stop_local_servers())

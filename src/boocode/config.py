@@ -61,7 +61,7 @@ class Settings:
         for f in fields(self):
             if f.name in ("sources", "tools"):
                 continue
-            value = getattr(self, f.name)
+            value = self.models_path if f.name == "models_dir" else getattr(self, f.name)
             shown = mask_secret(value) if f.name in SECRET_FIELDS else ("" if value is None else str(value))
             rows.append((f.name, shown, self.sources.get(f.name, "default")))
         for name in ("allow", "deny", "bash_allow"):

@@ -11,7 +11,11 @@ class BoocodeError(Exception):
     """An error with a message fit to show to a user as it is."""
 
 
-class ConfigError(BoocodeError):
+class InputError(BoocodeError):
+    """Something the user gave (a file, an argument, a schema) is invalid; nothing was run."""
+
+
+class ConfigError(InputError):
     """The configuration (environment, config file or command line) is invalid."""
 
 
@@ -23,13 +27,22 @@ class ProviderError(BoocodeError):
     """A provider request failed.
 
     `retryable` says whether the same request may succeed if sent again (429, 5xx, time-outs, connection
-    errors, streams cut short); `status` is the HTTP status when there was one.
+    errors, streams cut short); `status` is the HTTP status when there was one; `retry_after` the seconds
+    the server asked to wait, if it said.
     """
 
-    def __init__(self, message: str, *, retryable: bool = False, status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = False,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.status = status
+        self.retry_after = retry_after
 
 
 class UnsupportedInputError(ProviderError):
@@ -44,5 +57,5 @@ class ToolError(BoocodeError):
     """A tool refused or failed; the message goes back to the model, the agent carries on."""
 
 
-class SchemaError(BoocodeError):
+class SchemaError(InputError):
     """A JSON schema given for structured output is invalid or contradicts itself."""

@@ -143,7 +143,7 @@ class _Agent:
         self.tool_calls = 0
         self.output_used = 0
         names = list(runtime.tools) if spec.tools is None else [n for n in spec.tools if n in runtime.tools]
-        self.tools = {name: runtime.tools[name] for name in names}
+        self.tools = {name: runtime.tools[name] for name in names if runtime.policy.offers(name)}
         self.via_tool = spec.schema is not None and not runtime.provider.capabilities.native_json_schema
         specs = [tool.spec for tool in self.tools.values()]
         if self.via_tool and spec.schema is not None:

@@ -10,10 +10,10 @@ from typing import Any, NoReturn
 import click
 
 from boocode.config import Settings, load_settings
-from boocode.errors import BoocodeError, ConfigError, SchemaError, ToolError, UnsupportedInputError
+from boocode.errors import BoocodeError, InputError, ToolError, UnsupportedInputError
 
 # Errors in what the user gave exit 2 (like click's usage errors); failures of the work itself exit 1.
-_INPUT_ERRORS = (ConfigError, SchemaError, ToolError, UnsupportedInputError)
+_INPUT_ERRORS = (InputError, ToolError, UnsupportedInputError)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

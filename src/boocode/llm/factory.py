@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 from boocode.config import Settings
 from boocode.errors import ConfigError
-from boocode.llm.anthropic_provider import AnthropicProvider
-from boocode.llm.openai_provider import OpenAIProvider
+from boocode.llm.json_actions import JsonActionProvider
 from boocode.llm.provider import Capabilities, Provider
 
 DEFAULT_MODELS = {"openai": "gpt-4.1-mini", "anthropic": "claude-sonnet-4-5"}
@@ -29,7 +28,19 @@ class ProviderHandle:
 
 
 async def open_provider(settings: Settings, progress: Callable[[str], None] | None = None) -> ProviderHandle:
-    """The provider `settings` select; for `local`, fetch the model and start its server when needed."""
+    """The provider `settings` select; for `local`, fetch the model and start its server when needed.
+
+    SDKs are imported here, on use: each takes a second or more to import.
+    """
+    if settings.provider == "anthropic":
+        if not settings.api_key and not settings.base_url:
+            raise ConfigError("provider anthropic needs an API key: set ANTHROPIC_API_KEY or BOOCODE_API_KEY")
+        from boocode.llm.anthropic_provider import AnthropicProvider
+
+        model = settings.model or DEFAULT_MODELS["anthropic"]
+        return ProviderHandle(AnthropicProvider(settings.base_url, settings.api_key, model))
+    from boocode.llm.openai_provider import OpenAIProvider
+
     if settings.provider == "openai":
         if not settings.api_key and not settings.base_url:
             raise ConfigError(
@@ -38,19 +49,14 @@ async def open_provider(settings: Settings, progress: Callable[[str], None] | No
             )
         model = settings.model or DEFAULT_MODELS["openai"]
         return ProviderHandle(OpenAIProvider(settings.base_url, settings.api_key, model))
-    if settings.provider == "anthropic":
-        if not settings.api_key and not settings.base_url:
-            raise ConfigError("provider anthropic needs an API key: set ANTHROPIC_API_KEY or BOOCODE_API_KEY")
-        model = settings.model or DEFAULT_MODELS["anthropic"]
-        return ProviderHandle(AnthropicProvider(settings.base_url, settings.api_key, model))
     from boocode.llm.local.server import get_local_server  # starts threads; import only when used
 
     server = await get_local_server(settings, progress)
-    provider = OpenAIProvider(
+    server_api = OpenAIProvider(
         server.base_url,
         "local",
         server.model_name,
         name="local",
         capabilities=Capabilities(images=False, native_json_schema=True, reasoning_effort=False),
     )
-    return ProviderHandle(provider, LOCAL_TEMPERATURE, LOCAL_SEED, server.slots)
+    return ProviderHandle(JsonActionProvider(server_api), LOCAL_TEMPERATURE, LOCAL_SEED, server.slots)

@@ -1,0 +1,93 @@
+"""The agent loop end to end against the real embedded model, served by a real llama.cpp server."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from boocode.agent.loop import AgentRuntime, AgentSpec, run_agent
+from boocode.config import Settings
+from boocode.llm.factory import open_provider
+from boocode.llm.local.server import LocalServer
+from boocode.llm.retry import RetryPolicy
+from boocode.store.store import Store
+from boocode.tools.policy import ToolPolicy
+from boocode.tools.registry import ALL_TOOLS
+
+pytestmark = pytest.mark.local_llm
+
+
+@pytest.fixture
+async def local_runtime(
+    local_server: LocalServer, local_settings: Settings, store: Store, tmp_path: Path
+) -> AsyncIterator[AgentRuntime]:
+    settings = dataclasses.replace(local_settings, request_timeout=180.0)
+    handle = await open_provider(settings)
+    yield AgentRuntime(
+        settings=settings,
+        store=store,
+        provider=handle.provider,
+        project_root=tmp_path,
+        project_id=await store.ensure_project(tmp_path),
+        tools=ALL_TOOLS,
+        policy=ToolPolicy(),
+        temperature=handle.temperature,
+        seed=handle.seed,
+        retry=RetryPolicy(2),
+    )
+    await handle.provider.aclose()
+
+
+async def test_exact_short_answer(local_runtime: AgentRuntime) -> None:
+    result = await run_agent(AgentSpec("Reply with exactly one word: PONG", tools=[]), local_runtime)
+    assert (result.status, result.output.strip()) == ("completed", "PONG")
+    [call] = await local_runtime.store.inference_calls(result.session_id)
+    assert call["status"] == "ok" and call["input_total"] > 0 and call["output"] > 0
+    assert call["cache_read"] is not None  # llama.cpp reports cached prompt tokens (0 on a cold slot)
+
+
+async def test_schema_constrained_answer(local_runtime: AgentRuntime) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "country": {"type": "string"}},
+        "required": ["city", "country"],
+        "additionalProperties": False,
+    }
+    result = await run_agent(
+        AgentSpec("What is the capital city of Japan? Answer in JSON.", schema=schema, tools=[]),
+        local_runtime,
+    )
+    assert result.status == "completed", result.error
+    assert set(result.output) == {"city", "country"}
+    assert "tokyo" in result.output["city"].lower()
+
+
+async def test_tool_round_trip(local_runtime: AgentRuntime) -> None:
+    (local_runtime.project_root / "secret.txt").write_text("The password is TANGERINE.\n")
+    spec = AgentSpec(
+        "Call the read_file tool with path secret.txt, then reply with only the password it contains.",
+        tools=["read_file"],
+    )
+    result = await run_agent(spec, local_runtime)
+    assert result.status == "completed", result.error
+    assert result.tool_calls >= 1
+    assert "TANGERINE" in result.output.upper()
+
+
+def test_cli_answers_pong_from_the_embedded_model(boocode_env: dict[str, str], tmp_path: Path) -> None:
+    """The README's first command, minus the install: the default provider is the local model."""
+    done = subprocess.run(
+        [sys.executable, "-m", "boocode", "agent", "Reply with exactly one word: PONG"],
+        env=boocode_env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "PONG"

@@ -1,0 +1,134 @@
+"""`boocode agent`, `sessions` and `config` as a user runs them: a real subprocess, a real database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from boocode.store.store import open_store
+from boocode.testing.fake_llm import FakeLLMServer, minimal_instance
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeLLMServer]:
+    with FakeLLMServer() as fake:
+        yield fake
+
+
+@pytest.fixture
+def env(boocode_env: dict[str, str], server: FakeLLMServer) -> dict[str, str]:
+    return {
+        **boocode_env,
+        "BOOCODE_PROVIDER": "openai",
+        "BOOCODE_BASE_URL": server.openai_base_url,
+        "BOOCODE_MODEL": "fake-model",
+        "OPENAI_API_KEY": "sk-test-secret-value",
+    }
+
+
+def boocode(env: dict[str, str], *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "boocode", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def session_count(db_url: str) -> int:
+    async def count() -> int:
+        store = await open_store(db_url)
+        try:
+            return len(await store.list_sessions(1000))
+        finally:
+            await store.aclose()
+
+    return asyncio.run(count())
+
+
+def test_agent_prints_the_answer_and_records_the_session(env: dict[str, str], tmp_path: Path) -> None:
+    done = boocode(env, "agent", "say hi", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "done: say hi\n"
+    assert "started (model fake-model)" in done.stderr
+    listed = boocode(env, "sessions")
+    assert listed.returncode == 0 and "completed" in listed.stdout and "say hi" in listed.stdout
+    session_id = listed.stdout.split()[0]
+    shown = boocode(env, "sessions", "show", session_id)
+    assert shown.returncode == 0
+    assert "--- user\nsay hi\n--- assistant\ndone: say hi" in shown.stdout
+    assert "=== inference calls" in shown.stdout and "ok" in shown.stdout
+
+
+def test_agent_json_and_schema(env: dict[str, str], tmp_path: Path) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"word": {"type": "string", "minLength": 2}},
+        "required": ["word"],
+    }
+    done = boocode(env, "agent", "a word", "--schema", json.dumps(schema), "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["status"] == "completed" and out["output"] == minimal_instance(schema)
+    assert out["session_id"].startswith("ses_") and out["usage"]["output_tokens"] > 0
+
+
+def test_config_masks_the_key(env: dict[str, str]) -> None:
+    done = boocode(env, "config")
+    assert done.returncode == 0
+    assert "sk-test-secret-value" not in done.stdout and "****alue" in done.stdout
+    assert "provider" in done.stdout and "openai" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "extra_env", "message"),
+    [
+        (["agent", "hi"], {"BOOCODE_PROVIDER": "gemini"}, "unknown provider 'gemini'"),
+        (["agent", "hi", "--schema", "{nope"], {}, "--schema: not valid JSON"),
+        (["agent", "hi", "--schema", '{"type": "array"}'], {}, "schema root must have"),
+        (["agent", "hi", "--schema", "@missing.json"], {}, "cannot read schema file missing.json"),
+        (["agent", "hi", "--image", "missing.png"], {}, "image not found"),
+        (["agent", "hi", "--image", "../outside.png"], {}, "outside"),
+        (["agent", "hi", "--image", "notes.txt"], {}, "not a PNG/JPEG/GIF/WebP image"),
+        (["agent", "hi", "--project", "no/such/dir"], {}, "project directory not found"),
+        (["agent", "   "], {}, "the prompt is empty"),
+        (
+            ["agent", "hi"],
+            {"BOOCODE_PROVIDER": "openai", "BOOCODE_BASE_URL": "", "OPENAI_API_KEY": ""},
+            "needs an API key",
+        ),
+    ],
+)
+def test_bad_input_is_one_clear_line_and_writes_nothing(
+    env: dict[str, str], db_url: str, tmp_path: Path, args: list[str], extra_env: dict[str, str], message: str
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "notes.txt").write_text("text")
+    (tmp_path / "outside.png").write_bytes(PNG)
+    done = boocode({**env, **extra_env}, *args, cwd=project)
+    assert done.returncode == 2
+    errors = [line for line in done.stderr.splitlines() if line.startswith("boocode: error:")]
+    assert len(errors) == 1 and message in errors[0], done.stderr
+    assert "Traceback" not in done.stderr
+    assert session_count(db_url) == 0
+
+
+def test_unreachable_server_fails_the_agent_clearly(env: dict[str, str], db_url: str, tmp_path: Path) -> None:
+    unreachable = {**env, "BOOCODE_BASE_URL": "http://127.0.0.1:9/v1", "BOOCODE_MAX_RETRIES": "1"}
+    done = boocode(unreachable, "agent", "hi", cwd=tmp_path)
+    assert done.returncode == 1
+    [error] = [line for line in done.stderr.splitlines() if line.startswith("boocode: error:")]
+    assert "127.0.0.1:9" in error and "sk-test" not in done.stderr
+    assert "Traceback" not in done.stderr
+    assert session_count(db_url) == 1  # a complete failed session, with its two attempts recorded

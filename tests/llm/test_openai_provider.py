@@ -1,0 +1,98 @@
+"""What is OpenAI-specific in the OpenAI provider, through the real SDK against the fake server."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import jsonschema
+
+from boocode.llm.provider import Capabilities, Provider
+from boocode.llm.types import ImagePart, Message, ModelRequest, TextPart, ToolCallPart, ToolResultPart
+from boocode.testing.fake_llm import FakeLLMServer, FakeReply
+
+if TYPE_CHECKING:
+    from conftest import Collect, Fail, MakeProvider
+
+PNG = ImagePart(b"\x89PNG fake", "image/png")
+DATA_URL = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORyBmYWtl"}}
+
+
+def ask(text: str, **kwargs: Any) -> ModelRequest:
+    return ModelRequest(model="", messages=[Message("user", [TextPart(text)])], **kwargs)
+
+
+async def test_request_shape(
+    fake: FakeLLMServer, openai_provider: Provider, collect: Collect, api_key: str
+) -> None:
+    await collect(openai_provider, ask("hi", system="be brief"))
+    sent = fake.requests[0]
+    assert sent.api == "openai"
+    assert sent.messages == [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]
+    assert sent.body["stream_options"] == {"include_usage": True}
+    assert sent.headers["authorization"] == f"Bearer {api_key}"
+    assert not {"temperature", "seed", "max_tokens", "reasoning_effort", "tools"} & set(sent.body)
+
+
+async def test_request_options(fake: FakeLLMServer, make_provider: MakeProvider, collect: Collect) -> None:
+    provider = make_provider(
+        "openai", capabilities=Capabilities(reasoning_effort=True), extra_body={"cache_prompt": True}
+    )
+    await collect(provider, ask("hi", temperature=0.0, seed=42, max_output_tokens=64, effort="max"))
+    body = fake.requests[0].body
+    assert (body["temperature"], body["seed"], body["max_tokens"], body["reasoning_effort"]) == (
+        0.0,
+        42,
+        64,
+        "high",
+    )
+    assert body["cache_prompt"] is True
+
+
+async def test_schema_output(fake: FakeLLMServer, openai_provider: Provider, collect: Collect) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"verdict": {"enum": ["yes", "no"]}, "reasons": {"type": "array", "minItems": 1}},
+        "required": ["verdict", "reasons"],
+    }
+    _, response = await collect(openai_provider, ask("judge", json_schema=schema))
+    jsonschema.validate(json.loads(response.message.text), schema)
+    assert fake.requests[0].body["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "output", "schema": schema},
+    }
+
+
+async def test_images_reach_the_server_as_data_urls(
+    fake: FakeLLMServer, openai_provider: Provider, collect: Collect
+) -> None:
+    messages = [
+        Message("user", [TextPart("what is it?"), PNG]),
+        Message("assistant", [ToolCallPart("c1", "shot", {})]),
+        Message("tool", [ToolResultPart("c1", "shot", "a screenshot", images=(PNG,))]),
+    ]
+    await collect(openai_provider, ModelRequest(model="", messages=messages))
+    sent = fake.requests[0]
+    assert sent.has_images
+    assert sent.messages[0]["content"] == [{"type": "text", "text": "what is it?"}, DATA_URL]
+    assert [m["role"] for m in sent.messages] == ["user", "assistant", "tool", "user"]
+    assert sent.messages[2] == {"role": "tool", "tool_call_id": "c1", "content": "a screenshot"}
+    assert sent.messages[3] == {"role": "user", "content": [DATA_URL]}
+
+
+async def test_stream_ending_without_finish_reason_is_retryable(
+    fake: FakeLLMServer, openai_provider: Provider, fail: Fail
+) -> None:
+    head = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m"}
+    chunk = {**head, "choices": [{"index": 0, "delta": {"content": "half"}, "finish_reason": None}]}
+    fake.responder = lambda r: FakeReply(chunks=[chunk, "data: [DONE]\n\n"])
+    error = await fail(openai_provider, ask("hi"))
+    assert error.retryable and "ended before the reply was complete" in str(error)
+
+
+async def test_error_event_in_the_stream_is_retryable(
+    fake: FakeLLMServer, openai_provider: Provider, fail: Fail
+) -> None:
+    fake.responder = lambda r: FakeReply(chunks=[{"error": {"message": "model crashed"}}])
+    error = await fail(openai_provider, ask("hi"))
+    assert error.retryable and "model crashed" in str(error)
