@@ -6,6 +6,7 @@ import asyncio
 import json
 import threading
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -256,3 +257,33 @@ async def test_streamed_reply_is_written_in_batches(
     result = await run_agent(AgentSpec("talk"), runtime)
     assert result.output == "".join(words)
     assert len(writes) <= 2  # the final write, and at most one batch meanwhile: not one per token
+
+
+async def test_reply_cut_at_the_output_cap_fails(fake: FakeLLMServer, make_runtime: MakeRuntime) -> None:
+    fake.responder = lambda r: FakeReply(text="a long story", stop="max_tokens")
+    provider = OpenAIProvider(fake.openai_base_url, "k", "fake-model")
+    result = await run_agent(
+        AgentSpec("tell me everything"), await make_runtime(provider, max_output_tokens=50)
+    )
+    assert (result.status, result.failure) == ("failed", "output_cap")
+    assert "output-token cap (50 per agent)" in (result.error or "")
+    assert fake.requests[0].body["max_tokens"] == 50
+
+
+async def test_images_from_tools_are_withheld_from_a_model_without_vision(
+    fake: FakeLLMServer, make_runtime: MakeRuntime, project: Path
+) -> None:
+    (project / "pic.png").write_bytes(PNG)
+
+    def responder(r: FakeRequest) -> FakeReply:
+        results = _tool_results(r)
+        if not results:
+            return FakeReply(tool_calls=[FakeToolCall("read_file", {"path": "pic.png"})])
+        return FakeReply(text=results[0])
+
+    fake.responder = responder
+    blind = OpenAIProvider(fake.openai_base_url, "k", "fake-model", capabilities=Capabilities(images=False))
+    result = await run_agent(AgentSpec("look at pic.png"), await make_runtime(blind))
+    assert result.status == "completed"
+    assert "image(s) not shown: model fake-model cannot take images" in result.output
+    assert not any(r.has_images for r in fake.requests)

@@ -255,6 +255,12 @@ class _Agent:
             reply = response.message
             messages.append(reply)
             calls = reply.tool_calls
+            if not calls and response.stop_reason == "max_tokens":
+                raise AgentFailure(
+                    "output_cap",
+                    f"the reply was cut at the output-token cap ({self.settings.max_output_tokens} "
+                    "per agent)",
+                )
             if calls:
                 results = await self._run_tools(calls, progress)
                 structured = [c for c in calls if c.name == prompts.STRUCTURED_TOOL]
@@ -344,13 +350,19 @@ class _Agent:
         call = ToolCallPart(new_id("call"), name, arguments)
         return replace(response, message=Message("assistant", [call]), stop_reason="tool_calls")
 
+    def _visible(self, result: ToolResultPart) -> ToolResultPart:
+        """A tool result the model can take: images are dropped, with a note, for a model without vision."""
+        if result.images and not self.provider.capabilities.images:
+            return _without_images(result, f"model {self.model} cannot take images")
+        return result
+
     async def _run_tools(self, calls: list[ToolCallPart], progress: _Progress) -> list[ToolResultPart]:
         async def one(call: ToolCallPart) -> ToolResultPart:
             self.emit("tool_call", name=call.name, arguments=call.arguments)
             if call.name == prompts.STRUCTURED_TOOL and self.via_tool:
                 result = ToolResultPart(call.call_id, call.name, "received")
             else:
-                result = await execute_tool_call(call, self.tools, self.tool_ctx)
+                result = self._visible(await execute_tool_call(call, self.tools, self.tool_ctx))
             progress.tick()
             self.emit("tool_result", name=call.name, is_error=result.is_error)
             return result
@@ -359,6 +371,11 @@ class _Agent:
         if all(self.tools[c.name].read_only for c in calls if c.name in self.tools):
             return list(await asyncio.gather(*(one(c) for c in calls)))
         return [await one(c) for c in calls]
+
+
+def _without_images(result: ToolResultPart, why: str) -> ToolResultPart:
+    note = f"\n({len(result.images)} image(s) not shown: {why})"
+    return replace(result, images=(), content=result.content + note)
 
 
 def _structured_error(result: ToolResultPart, error: str) -> ToolResultPart:

@@ -1,0 +1,89 @@
+"""JSON-action tool use (for small local models) through the real agent loop and a fake server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from boocode.agent.loop import AgentRuntime, AgentSpec, run_agent
+from boocode.config import load_settings
+from boocode.llm.json_actions import JsonActionProvider, action_schema
+from boocode.llm.openai_provider import OpenAIProvider
+from boocode.llm.retry import RetryPolicy
+from boocode.llm.types import ToolCallPart, ToolSpec
+from boocode.store.store import Store
+from boocode.testing.fake_llm import FakeLLMServer, FakeReply, FakeRequest
+from boocode.tools.policy import ToolPolicy
+from boocode.tools.registry import ALL_TOOLS
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeLLMServer]:
+    with FakeLLMServer() as fake:
+        yield fake
+
+
+def test_action_schema_keeps_only_required_arguments() -> None:
+    spec = ToolSpec(
+        "read_file",
+        "Read",
+        {
+            "type": "object",
+            "properties": {"path": {"type": "string"}, "offset": {"type": "integer"}},
+            "required": ["path"],
+            "additionalProperties": False,
+        },
+    )
+    [call, answer] = action_schema([spec])["anyOf"]
+    assert call["properties"]["tool"] == {"const": "read_file"}
+    assert set(call["properties"]["arguments"]["properties"]) == {"path"}
+    assert answer["required"] == ["answer"]
+
+
+async def test_tool_call_and_answer_as_constrained_json(
+    server: FakeLLMServer, store: Store, tmp_path: Path
+) -> None:
+    (tmp_path / "secret.txt").write_text("The password is TANGERINE.\n")
+    seen: list[FakeRequest] = []
+
+    def responder(request: FakeRequest) -> FakeReply:
+        seen.append(request)
+        history = json.dumps(request.messages)
+        if "Result of read_file" not in history:
+            return FakeReply(text=json.dumps({"tool": "read_file", "arguments": {"path": "secret.txt"}}))
+        return FakeReply(text=json.dumps({"answer": "TANGERINE"}))
+
+    server.reset()
+    server.responder = responder
+    provider = JsonActionProvider(OpenAIProvider(server.openai_base_url, "k", "fake-model"))
+    runtime = AgentRuntime(
+        load_settings(env={"BOOCODE_HOME": str(tmp_path / "home")}),
+        store,
+        provider,
+        tmp_path,
+        await store.ensure_project(tmp_path),
+        ALL_TOOLS,
+        ToolPolicy(),
+        retry=RetryPolicy(0),
+    )
+    result = await run_agent(AgentSpec("What is the password in secret.txt?"), runtime)
+    await provider.aclose()
+    assert (result.status, result.output, result.tool_calls) == ("completed", "TANGERINE", 1)
+    first, second = seen
+    assert first.tools == [] and first.json_schema is not None and "anyOf" in first.json_schema
+    assert "read_file(path: string)" in first.system
+    assert second.messages[-2] == {
+        "role": "assistant",
+        "content": json.dumps({"tool": "read_file", "arguments": {"path": "secret.txt"}}),
+    }
+    assert second.messages[-1] == {
+        "role": "user",
+        "content": "Result of read_file:\n     1\tThe password is TANGERINE.",
+    }
+    transcript = await store.transcript(result.session_id)
+    assert transcript is not None
+    stored = [p for m in transcript.chats[0][1] for p in m.parts]
+    assert any(isinstance(p, ToolCallPart) and p.name == "read_file" for p in stored)
