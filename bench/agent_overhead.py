@@ -27,8 +27,6 @@ from boocode.llm.openai_provider import OpenAIProvider
 from boocode.llm.retry import RetryPolicy
 from boocode.store.store import open_store
 from boocode.testing.fake_llm import FakeLLMServer
-from boocode.tools.policy import ToolPolicy
-from boocode.tools.registry import ALL_TOOLS
 
 
 async def timed(n: int, one: Callable[[int], Awaitable[object]]) -> list[float]:
@@ -62,16 +60,8 @@ async def bench(agents: int, db: str) -> None:
 
         provider = OpenAIProvider(fake.openai_base_url, "k", "fake-model")
         settings = dataclasses.replace(load_settings(env={"BOOCODE_HOME": tmp}), db_url=url)
-        runtime = AgentRuntime(
-            settings,
-            store,
-            provider,
-            root,
-            await store.ensure_project(root),
-            ALL_TOOLS,
-            ToolPolicy(),
-            retry=RetryPolicy(0),
-        )
+        project_id = await store.ensure_project(root)
+        runtime = AgentRuntime(settings, store, provider, root, project_id, retry=RetryPolicy(0))
 
         async def agent(i: int, tools: list[str] | None) -> object:
             result = await run_agent(AgentSpec(f"task {i}", tools=tools), runtime)

@@ -13,7 +13,6 @@ from boocode.llm.factory import open_provider
 from boocode.llm.retry import RetryPolicy
 from boocode.store.store import open_store
 from boocode.tools.policy import ToolPolicy
-from boocode.tools.registry import ALL_TOOLS
 
 
 def project_root(directory: str | Path | None) -> Path:
@@ -44,7 +43,6 @@ async def open_runtime(
                 provider=handle.provider,
                 project_root=root,
                 project_id=await store.ensure_project(root),
-                tools=ALL_TOOLS,
                 policy=ToolPolicy.from_settings(settings.tools, allow),
                 temperature=handle.temperature,
                 seed=handle.seed,

@@ -17,8 +17,6 @@ from boocode.llm.provider import Provider
 from boocode.llm.retry import RetryPolicy
 from boocode.store.store import Store
 from boocode.testing.fake_llm import FakeLLMServer, default_responder
-from boocode.tools.policy import ToolPolicy
-from boocode.tools.registry import ALL_TOOLS
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +54,6 @@ def make_runtime(store: Store, project: Path) -> MakeRuntime:
             provider=provider,
             project_root=project,
             project_id=await store.ensure_project(project),
-            tools=ALL_TOOLS,
-            policy=ToolPolicy(),
             retry=RetryPolicy(max_retries=3, base_delay=0.0),
         )
 

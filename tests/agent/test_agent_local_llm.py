@@ -16,8 +16,6 @@ from boocode.llm.factory import open_provider
 from boocode.llm.local.server import LocalServer
 from boocode.llm.retry import RetryPolicy
 from boocode.store.store import Store
-from boocode.tools.policy import ToolPolicy
-from boocode.tools.registry import ALL_TOOLS
 
 pytestmark = pytest.mark.local_llm
 
@@ -34,8 +32,6 @@ async def local_runtime(
         provider=handle.provider,
         project_root=tmp_path,
         project_id=await store.ensure_project(tmp_path),
-        tools=ALL_TOOLS,
-        policy=ToolPolicy(),
         temperature=handle.temperature,
         seed=handle.seed,
         retry=RetryPolicy(2),

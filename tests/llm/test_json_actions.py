@@ -16,8 +16,6 @@ from boocode.llm.retry import RetryPolicy
 from boocode.llm.types import ToolCallPart, ToolSpec
 from boocode.store.store import Store
 from boocode.testing.fake_llm import FakeLLMServer, FakeReply, FakeRequest
-from boocode.tools.policy import ToolPolicy
-from boocode.tools.registry import ALL_TOOLS
 
 
 @pytest.fixture(scope="module")
@@ -59,16 +57,9 @@ async def test_tool_call_and_answer_as_constrained_json(
     server.reset()
     server.responder = responder
     provider = JsonActionProvider(OpenAIProvider(server.openai_base_url, "k", "fake-model"))
-    runtime = AgentRuntime(
-        load_settings(env={"BOOCODE_HOME": str(tmp_path / "home")}),
-        store,
-        provider,
-        tmp_path,
-        await store.ensure_project(tmp_path),
-        ALL_TOOLS,
-        ToolPolicy(),
-        retry=RetryPolicy(0),
-    )
+    settings = load_settings(env={"BOOCODE_HOME": str(tmp_path / "home")})
+    project_id = await store.ensure_project(tmp_path)
+    runtime = AgentRuntime(settings, store, provider, tmp_path, project_id, retry=RetryPolicy(0))
     result = await run_agent(AgentSpec("What is the password in secret.txt?"), runtime)
     await provider.aclose()
     assert (result.status, result.output, result.tool_calls) == ("completed", "TANGERINE", 1)

@@ -37,7 +37,8 @@ from boocode.llm.types import (
 from boocode.store.ids import new_id
 from boocode.store.store import Store
 from boocode.tools.base import Tool, ToolContext
-from boocode.tools.registry import execute_tool_call
+from boocode.tools.policy import ToolPolicy
+from boocode.tools.registry import ALL_TOOLS, execute_tool_call
 
 FailureKind = Literal["provider", "structured", "stall", "turns", "output_cap"]
 
@@ -89,8 +90,8 @@ class AgentRuntime:
     provider: Provider
     project_root: Path
     project_id: str
-    tools: Mapping[str, Tool]
-    policy: Any
+    tools: Mapping[str, Tool] = field(default_factory=lambda: ALL_TOOLS)
+    policy: ToolPolicy = field(default_factory=ToolPolicy)
     temperature: float | None = None
     seed: int | None = None
     retry: RetryPolicy | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from boocode.llm.types import ImagePart, ToolSpec
 
@@ -19,6 +19,12 @@ class ToolOutput:
     is_error: bool = False
 
 
+class Policy(Protocol):
+    """What a tool call is checked against (`boocode.tools.policy.ToolPolicy`)."""
+
+    def check(self, tool_name: str, args: dict[str, Any]) -> None: ...
+
+
 @dataclass
 class ToolContext:
     """Where and under which rules a tool call runs.
@@ -27,7 +33,7 @@ class ToolContext:
     """
 
     root: Path
-    policy: Any  # boocode.tools.policy.ToolPolicy (kept loose here to avoid an import cycle)
+    policy: Policy
     bash_timeout: float = 120.0
     output_limit: int = 30_000
     extras: dict[str, Any] = field(default_factory=dict)
