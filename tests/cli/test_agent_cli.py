@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from boocode.store.store import open_store
-from boocode.testing.fake_llm import FakeLLMServer, minimal_instance
+from boocode.testing.fake_llm import (
+    FakeLLMServer,
+    FakeReply,
+    FakeRequest,
+    default_responder,
+    minimal_instance,
+)
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
 
@@ -132,3 +140,41 @@ def test_unreachable_server_fails_the_agent_clearly(env: dict[str, str], db_url:
     assert "127.0.0.1:9" in error and "sk-test" not in done.stderr
     assert "Traceback" not in done.stderr
     assert session_count(db_url) == 1  # a complete failed session, with its two attempts recorded
+
+
+def test_sigterm_stops_the_agent_and_records_it(
+    env: dict[str, str], db_url: str, server: FakeLLMServer, tmp_path: Path
+) -> None:
+    arrived = threading.Event()
+
+    def slow(request: FakeRequest) -> FakeReply:
+        arrived.set()
+        return FakeReply(text="too late", delay=60)
+
+    server.responder = slow
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "boocode", "agent", "wait for me"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert arrived.wait(60), "the request never reached the server"
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        server.responder = default_responder
+    assert proc.returncode == 143, stderr
+    assert "boocode: stopped" in stderr
+
+    async def statuses() -> list[str]:
+        store = await open_store(db_url)
+        try:
+            [session] = await store.list_sessions()
+            return [session["status"], *(c["status"] for c in await store.inference_calls(session["id"]))]
+        finally:
+            await store.aclose()
+
+    assert asyncio.run(statuses()) == ["cancelled", "cancelled"]

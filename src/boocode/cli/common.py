@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, NoReturn
@@ -22,13 +23,30 @@ def fail(message: str, code: int = 1) -> NoReturn:
     sys.exit(code)
 
 
+async def _stoppable(main: Callable[[], Coroutine[Any, Any, int]], received: list[int]) -> int:
+    """Run `main`, cancelling it on SIGINT or SIGTERM so agents record that they were stopped."""
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+
+    def stop(signum: int) -> None:
+        received.append(signum)
+        task.cancel()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop, signum)
+    return await main()
+
+
 def run_async(main: Callable[[], Coroutine[Any, Any, int]]) -> NoReturn:
-    """Run a command's coroutine: errors become one line, Ctrl-C cancels the work cleanly (exit 130)."""
+    """Run a command's coroutine: errors become one line; Ctrl-C or SIGTERM cancels the work cleanly and
+    exits 130 (or 143)."""
+    received: list[int] = []
     try:
-        code = asyncio.run(main())
-    except KeyboardInterrupt:
+        code = asyncio.run(_stoppable(main, received))
+    except (KeyboardInterrupt, asyncio.CancelledError):
         click.echo("boocode: stopped", err=True)
-        sys.exit(130)
+        sys.exit(128 + (received[0] if received else signal.SIGINT))
     except BoocodeError as exc:
         fail(str(exc), 2 if isinstance(exc, _INPUT_ERRORS) else 1)
     sys.exit(code)
