@@ -47,6 +47,10 @@ class Settings:
     stall_seconds: float = 180.0
     stall_attempts: int = 6
     structured_attempts: int = 5
+    max_concurrent_agents: int = 16
+    script_heap_mb: int = 256
+    script_cpu_seconds: float = 5.0
+    run_timeout_seconds: float | None = None
     tools: ToolPolicySettings = field(default_factory=ToolPolicySettings)
     sources: Mapping[str, str] = field(default_factory=dict)
 
@@ -129,6 +133,14 @@ _SIMPLE: dict[str, tuple[str, str, Callable[[str, str], Any]]] = {
         "structured_attempts",
         lambda v, n: _parse_int(v, n, 1, 100),
     ),
+    "max_concurrent_agents": (
+        "BOOCODE_MAX_CONCURRENT_AGENTS",
+        "max_concurrent_agents",
+        lambda v, n: _parse_int(v, n, 1, 256),
+    ),
+    "script_heap_mb": ("BOOCODE_SCRIPT_HEAP_MB", "script_heap_mb", lambda v, n: _parse_int(v, n, 16, 16384)),
+    "script_cpu_seconds": ("BOOCODE_SCRIPT_CPU_SECONDS", "script_cpu_seconds", _parse_float),
+    "run_timeout_seconds": ("BOOCODE_RUN_TIMEOUT_SECONDS", "run_timeout_seconds", _parse_float),
 }
 _TOOLS = {"allow": "BOOCODE_ALLOW_TOOLS", "deny": "BOOCODE_DENY_TOOLS", "bash_allow": "BOOCODE_BASH_ALLOW"}
 # Provider-specific fallbacks used when the BOOCODE_ variable is unset.
@@ -138,6 +150,8 @@ _FALLBACK_ENV = {
     ("anthropic", "api_key"): "ANTHROPIC_API_KEY",
     ("anthropic", "base_url"): "ANTHROPIC_BASE_URL",
 }
+# Claude Code's own variable, honoured when boocode's is unset (invalid values keep the default, as there).
+_CLAUDE_CONCURRENCY = "CLAUDE_CODE_WORKFLOW_MAX_CONCURRENT_AGENTS"
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -186,6 +200,11 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         label = f"{file_key} in {source}" if source == str(config_path) else env_name
         values[name] = parse(str(raw), label)
         sources[name] = source
+
+    claude_cap = env.get(_CLAUDE_CONCURRENCY, "")
+    if "max_concurrent_agents" not in values and claude_cap.isdigit() and 1 <= int(claude_cap) <= 256:
+        values["max_concurrent_agents"] = int(claude_cap)
+        sources["max_concurrent_agents"] = f"env {_CLAUDE_CONCURRENCY}"
 
     tool_file = file_values.get("tools", {})
     tool_values: dict[str, tuple[str, ...]] = {}

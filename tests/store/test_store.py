@@ -87,7 +87,7 @@ async def test_reopening_keeps_data_and_one_schema_version(db_url: str, tmp_path
         versions = (await conn.exec_driver_sql("SELECT version_num FROM alembic_version")).scalars().all()
         projects = (await conn.execute(select(func.count()).select_from(t.projects))).scalar()
     await second.aclose()
-    assert versions == ["0001"]
+    assert versions == ["0002"]
     assert projects == 1
 
 

@@ -57,6 +57,7 @@ class AgentSpec:
     agent_type: str | None = None
     parent_session_id: str | None = None
     root: Path | None = None
+    max_output_tokens: int | None = None
 
 
 @dataclass
@@ -143,6 +144,7 @@ class _Agent:
         self.turns = 0
         self.tool_calls = 0
         self.output_used = 0
+        self.output_cap = spec.max_output_tokens or runtime.settings.max_output_tokens
         names = list(runtime.tools) if spec.tools is None else [n for n in spec.tools if n in runtime.tools]
         self.tools = {name: runtime.tools[name] for name in names if runtime.policy.offers(name)}
         self.via_tool = spec.schema is not None and not runtime.provider.capabilities.native_json_schema
@@ -259,8 +261,7 @@ class _Agent:
             if not calls and response.stop_reason == "max_tokens":
                 raise AgentFailure(
                     "output_cap",
-                    f"the reply was cut at the output-token cap ({self.settings.max_output_tokens} "
-                    "per agent)",
+                    f"the reply was cut at the output-token cap ({self.output_cap} per agent)",
                 )
             if calls:
                 results = await self._run_tools(calls, progress)
@@ -301,11 +302,10 @@ class _Agent:
             raise AgentFailure(
                 "turns", f"agent reached the turn cap ({self.settings.max_turns}) without finishing"
             )
-        remaining = self.settings.max_output_tokens - self.output_used
+        remaining = self.output_cap - self.output_used
         if remaining <= 0:
             raise AgentFailure(
-                "output_cap",
-                f"agent used its output-token cap ({self.settings.max_output_tokens}) without finishing",
+                "output_cap", f"agent used its output-token cap ({self.output_cap}) without finishing"
             )
         native_answer = answer_phase and not self.via_tool
         request = ModelRequest(

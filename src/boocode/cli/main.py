@@ -7,7 +7,10 @@ import click
 from boocode.cli.agent_cmd import agent
 from boocode.cli.config_cmd import config
 from boocode.cli.model_cmd import model
+from boocode.cli.run_cmd import run
+from boocode.cli.runs_cmd import runs
 from boocode.cli.sessions_cmd import sessions
+from boocode.cli.workflows_cmd import workflows
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,7 +22,7 @@ def cli() -> None:
     """
 
 
-for command in (agent, config, sessions, model):
+for command in (run, workflows, runs, agent, sessions, config, model):
     cli.add_command(command)
 
 

@@ -1,0 +1,80 @@
+"""`boocode run`: run a workflow script and print its result."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from boocode.cli.common import progress_line, run_async, settings_or_exit
+from boocode.errors import InputError
+from boocode.runtime import open_runtime, project_root
+from boocode.workflow.events import RunEvent
+
+
+def parse_args_json(text: str | None) -> Any:
+    from boocode.workflow.sandbox import UNDEFINED
+
+    if text is None:
+        return UNDEFINED
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"--args: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
+
+
+def show_event(event: RunEvent) -> None:
+    """One plain progress line per event worth a person's attention."""
+    d = event.data
+    where = f"[{d['phase']}] " if d.get("phase") else ""
+    if event.kind == "run_started":
+        progress_line(f"run {event.run_id} started: {d['name']}")
+    elif event.kind == "phase":
+        progress_line(f"phase: {d['title']}")
+    elif event.kind == "log":
+        progress_line(f"log: {d['message']}")
+    elif event.kind == "agent_started":
+        progress_line(f"{where}{d['label']}: started")
+    elif event.kind == "agent_finished":
+        detail = f"{d['output_tokens'] or 0} output tokens" if d["status"] == "completed" else d["error"]
+        progress_line(f"{where}{d['label']}: {d['status']} ({detail})")
+    elif event.kind == "failure":
+        progress_line(f"failure: {d['label']} failed: {d['error']}")
+    elif event.kind == "run_finished":
+        progress_line(f"run {event.run_id} {d['status']}" + (f": {d['error']}" if d["error"] else ""))
+
+
+@click.command()
+@click.argument("workflow")
+@click.option("--args", "args_json", help="The script's `args` as JSON (any JSON value).")
+@click.option("--budget", type=click.IntRange(min=1), help="Output-token budget for the whole run.")
+@click.option("--project", type=click.Path(), help="Project directory the agents work in (default: here).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: run_id, status, result, ...")
+def run(workflow: str, args_json: str | None, budget: int | None, project: str | None, as_json: bool) -> None:
+    """Run WORKFLOW (a name from `boocode workflows`, or a path to a .js script)."""
+    from boocode.workflow.discovery import resolve
+    from boocode.workflow.manager import WorkflowRunner
+
+    settings = settings_or_exit()
+
+    async def main() -> int:
+        root = project_root(project)
+        script = resolve(workflow, root, settings.home)
+        args = parse_args_json(args_json)
+        async with open_runtime(settings, root, progress=progress_line) as runtime:
+            outcome = await WorkflowRunner(runtime, show_event).run(script, args=args, budget=budget)
+        if as_json:
+            click.echo(json.dumps(outcome.as_json(), ensure_ascii=False))
+        elif outcome.status == "completed" and outcome.result is not None:
+            result = outcome.result
+            click.echo(
+                result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, indent=2)
+            )
+        if outcome.status == "failed" and not as_json:
+            click.echo(f"boocode: error: run {outcome.run_id} failed: {outcome.error}", err=True)
+        return {"completed": 0, "failed": 1}.get(outcome.status, 130)
+
+    run_async(main)

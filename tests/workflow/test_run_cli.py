@@ -1,0 +1,181 @@
+"""`boocode run`, `workflows` and `runs` end to end: a real subprocess, a real database, and a fake server
+whose reply is a pure function of the prompt ("done: " + prompt; a minimal instance for a schema)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from boocode.testing.fake_llm import FakeLLMServer
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeLLMServer]:
+    with FakeLLMServer() as fake:
+        yield fake
+
+
+@pytest.fixture
+def env(boocode_env: dict[str, str], server: FakeLLMServer) -> dict[str, str]:
+    server.reset()
+    return {
+        **boocode_env,
+        "BOOCODE_PROVIDER": "openai",
+        "BOOCODE_BASE_URL": server.openai_base_url,
+        "BOOCODE_MODEL": "fake-model",
+        "OPENAI_API_KEY": "sk-test",
+        "BOOCODE_MAX_RETRIES": "0",
+    }
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    (root / ".boocode" / "workflows").mkdir(parents=True)
+    return root
+
+
+def write(project: Path, name: str, body: str, meta: str | None = None) -> Path:
+    path = project / ".boocode" / "workflows" / f"{name}.js"
+    path.write_text((meta or f"export const meta = {{name: '{name}', description: 'test {name}'}}\n") + body)
+    return path
+
+
+def boocode(env: dict[str, str], project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "boocode", *args],
+        env=env,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+def run_json(env: dict[str, str], project: Path, *args: str) -> dict[str, object]:
+    done = boocode(env, project, "run", *args, "--json")
+    assert done.stdout, done.stderr
+    out: dict[str, object] = json.loads(done.stdout)
+    return out
+
+
+def test_agent_result_is_printed(env: dict[str, str], project: Path) -> None:
+    write(project, "hello", "const r = await agent('say hi', {label: 'greeter'})\nreturn r")
+    done = boocode(env, project, "run", "hello")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "done: say hi\n"
+    assert "greeter: started" in done.stderr and "greeter: completed" in done.stderr
+
+
+def test_parallel_pipeline_and_json_output(env: dict[str, str], project: Path) -> None:
+    write(
+        project,
+        "fan",
+        """
+phase('Scan')
+const found = await parallel(args.map((x) => () => agent('look at ' + x)))
+const piped = await pipeline(['a', 'b'], (item) => agent('one ' + item), (prev, item, i) => prev + ' #' + i)
+const broken = await parallel([() => { throw new Error('boom') }, () => agent('fine')])
+log('found', found.length)
+return {found, piped, broken}
+""",
+    )
+    out = run_json(env, project, "fan", "--args", '["x", "y", "z"]')
+    assert out["status"] == "completed"
+    assert out["result"] == {
+        "found": ["done: look at x", "done: look at y", "done: look at z"],
+        "piped": ["done: one a #0", "done: one b #1"],
+        "broken": [None, "done: fine"],
+    }
+    assert out["failures"] == [{"label": "parallel[0]", "error": "Error: boom"}] or "boom" in json.dumps(
+        out["failures"]
+    )
+    usage = out["usage"]
+    assert isinstance(usage, dict) and usage["agent_count"] == 6 and usage["output_tokens"] > 0
+
+
+def test_schema_agent_returns_the_object(env: dict[str, str], project: Path) -> None:
+    write(
+        project,
+        "schema",
+        "const n = {type: 'integer', minimum: 3}\n"
+        "return await agent('count', {schema: {type: 'object', properties: {n}, required: ['n']}})",
+    )
+    assert run_json(env, project, "schema")["result"] == {"n": 3}
+
+
+def test_invalid_script_exits_2_without_any_request(
+    env: dict[str, str], project: Path, server: FakeLLMServer
+) -> None:
+    write(project, "bad", "const x: number = 1\nreturn await agent('never')")
+    done = boocode(env, project, "run", "bad")
+    assert done.returncode == 2
+    assert "bad.js:2" in done.stderr
+    assert server.requests == []
+    assert "no runs yet" in boocode(env, project, "runs").stderr
+
+
+def test_runtime_error_fails_the_run_with_file_and_line(env: dict[str, str], project: Path) -> None:
+    path = write(project, "throws", "await agent('first')\nthrow new Error('broken on purpose')")
+    done = boocode(env, project, "run", str(path))
+    assert done.returncode == 1
+    assert "broken on purpose" in done.stderr and "throws.js:3" in done.stderr
+    listed = boocode(env, project, "runs")
+    run_id = listed.stdout.split()[0]
+    shown = boocode(env, project, "runs", "show", run_id, "--json")
+    data = json.loads(shown.stdout)
+    assert data["status"] == "failed" and data["agents"][0]["status"] == "completed"
+
+
+def test_nested_workflow_shares_the_run_and_cannot_nest_again(env: dict[str, str], project: Path) -> None:
+    write(project, "child", "return await agent('child got ' + args.x)")
+    write(project, "grandchild", "return await workflow('child', {x: 1})")
+    write(
+        project,
+        "parent",
+        """
+const a = await workflow('child', {x: 42})
+let nested = 'allowed'
+try { await workflow('grandchild') } catch (e) { nested = String(e.message) }
+return {a, nested}
+""",
+    )
+    out = run_json(env, project, "parent")
+    result = out["result"]
+    assert isinstance(result, dict)
+    assert result["a"] == "done: child got 42"
+    assert "cannot be nested" in result["nested"]
+    assert isinstance(out["usage"], dict) and out["usage"]["agent_count"] == 1
+
+
+def test_budget_stops_new_agents(env: dict[str, str], project: Path) -> None:
+    write(
+        project,
+        "spend",
+        """
+const out = []
+while (budget.total && budget.remaining() > 0) {
+  try { out.push(await agent('step ' + out.length)) } catch (e) { return {stopped: e.message, n: out.length} }
+}
+return {n: out.length, spent: budget.spent()}
+""",
+    )
+    out = run_json(env, project, "spend", "--budget", "40")
+    result = out["result"]
+    assert isinstance(result, dict) and result["n"] >= 1
+    usage = out["usage"]
+    assert isinstance(usage, dict) and usage["output_tokens"] <= 40
+
+
+def test_workflows_lists_valid_and_reports_invalid(env: dict[str, str], project: Path) -> None:
+    write(project, "good", "return 1")
+    (project / ".boocode" / "workflows" / "broken.js").write_text("const meta = 1")
+    done = boocode(env, project, "workflows")
+    assert done.returncode == 0
+    assert "good" in done.stdout and "test good" in done.stdout
+    assert "INVALID" in done.stdout and "broken.js" in done.stdout
