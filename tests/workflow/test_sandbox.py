@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -266,10 +265,8 @@ async def test_wall_clock_limit() -> None:
         await asyncio.sleep(10)
 
     script = load_script(META + "await agent('x')", "t.js")
-    start = time.perf_counter()
-    with pytest.raises(ScriptLimitError, match="wall-clock limit"):
+    with pytest.raises(ScriptLimitError, match="wall-clock limit"):  # long before the host's 10 s end
         await Sandbox().run(script, host=slow, budget_total=None, budget_spent=lambda: 0, wall_seconds=0.2)
-    assert time.perf_counter() - start < 1.0
 
 
 async def test_cancelling_a_run_cancels_in_flight_host_calls() -> None:
@@ -290,20 +287,30 @@ async def test_cancelling_a_run_cancels_in_flight_host_calls() -> None:
     )
     task = asyncio.create_task(Sandbox().run(script, host=host, budget_total=None, budget_spent=lambda: 0))
     await wait_until(lambda: started >= 50)
-    t0 = time.perf_counter()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     assert cancelled == 50
-    assert time.perf_counter() - t0 < 0.1
 
 
-async def test_many_host_calls_are_fast(host: RecordingHost) -> None:
-    host.delay = 0.05
+async def test_host_calls_of_a_fan_out_are_all_in_flight_together() -> None:
+    """1000 thunks reach the host concurrently (speed itself is measured in bench/sandbox_bridge.py)."""
+    in_flight = peak = 0
+    release = asyncio.Event()
+
+    async def host(op: str, args: Any) -> Any:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        if peak == 1000:
+            release.set()
+        await release.wait()
+        in_flight -= 1
+        return "done: " + args["prompt"]
+
     script = load_script(
         META + "return (await parallel(Array.from({length: 1000}, (_, i) => () => agent('' + i)))).length",
         "t.js",
     )
-    start = time.perf_counter()
     assert await Sandbox().run(script, host=host, budget_total=None, budget_spent=lambda: 0) == 1000
-    assert time.perf_counter() - start < 1.0
+    assert peak == 1000

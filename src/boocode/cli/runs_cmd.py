@@ -23,7 +23,7 @@ def runs(ctx: click.Context, limit: int) -> None:
     async def main() -> int:
         store = await open_store(settings.db_url)
         try:
-            rows = await RunRecords(store.engine).list_runs(limit)
+            rows = await RunRecords(store).list_runs(limit)
         finally:
             await store.aclose()
         for r in rows:
@@ -45,7 +45,7 @@ def show(run_id: str, as_json: bool) -> None:
     async def main() -> int:
         store = await open_store(settings.db_url)
         try:
-            records = RunRecords(store.engine)
+            records = RunRecords(store)
             run = await records.get_run(run_id)
             if run is None:
                 fail(f"no run {run_id!r} (see `boocode runs`)", 1)

@@ -6,11 +6,10 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from boocode.store import schema as t
 from boocode.store.ids import new_id
-from boocode.store.store import utcnow
+from boocode.store.store import Store, utcnow
 
 
 def new_run_id() -> str:
@@ -22,34 +21,35 @@ def new_run_id() -> str:
 class RunRecords:
     """Rows of `runs`, `run_agents` and `run_logs`."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.engine = store.engine
 
     async def create_run(self, **values: Any) -> str:
         run_id = values.pop("id", None) or new_run_id()
         row = {"id": run_id, "status": "running", "started_at": utcnow(), **values}
-        async with self.engine.begin() as conn:
+        async with self.store.writing() as conn:
             await conn.execute(insert(t.runs), [row])
         return run_id
 
     async def finish_run(self, run_id: str, **values: Any) -> None:
-        async with self.engine.begin() as conn:
+        async with self.store.writing() as conn:
             await conn.execute(
                 update(t.runs).where(t.runs.c.id == run_id).values(finished_at=utcnow(), **values)
             )
 
     async def add_agent(self, **values: Any) -> str:
         agent_id = new_id("agt")
-        async with self.engine.begin() as conn:
+        async with self.store.writing() as conn:
             await conn.execute(insert(t.run_agents), [{"id": agent_id, "tool_uses": 0, **values}])
         return agent_id
 
     async def update_agent(self, agent_id: str, **values: Any) -> None:
-        async with self.engine.begin() as conn:
+        async with self.store.writing() as conn:
             await conn.execute(update(t.run_agents).where(t.run_agents.c.id == agent_id).values(**values))
 
     async def add_log(self, run_id: str, message: str) -> None:
-        async with self.engine.begin() as conn:
+        async with self.store.writing() as conn:
             await conn.execute(
                 insert(t.run_logs), [{"run_id": run_id, "message": message, "created_at": utcnow()}]
             )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,6 +83,20 @@ class Store:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        # SQLite takes one writer at a time and makes the others sleep in its busy handler (1, 2, 5, 10 ...
+        # ms): queueing our own writers on a lock instead avoids those sleeps (measured: 300 concurrent agents
+        # ran several times faster).
+        self._write_lock = asyncio.Lock() if engine.url.get_backend_name() == "sqlite" else None
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction (serialised within this process on SQLite)."""
+        if self._write_lock is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock, self.engine.begin() as conn:
+            yield conn
 
     async def aclose(self) -> None:
         await self.engine.dispose()
@@ -100,7 +116,7 @@ class Store:
         project_id = new_id("prj")
         row = {"id": project_id, "root": key, "name": root.name, "created_at": utcnow()}
         try:
-            async with self.engine.begin() as conn:
+            async with self.writing() as conn:
                 await self._insert(conn, t.projects, [row])
         except IntegrityError:  # another process created it meanwhile
             async with self.engine.connect() as conn:
@@ -135,7 +151,7 @@ class Store:
             "tool_calls": 0,
             "created_at": utcnow(),
         }
-        async with self.engine.begin() as conn:
+        async with self.writing() as conn:
             await self._insert(conn, t.sessions, [row])
         return session_id
 
@@ -157,7 +173,7 @@ class Store:
             "tool_calls": tool_calls,
             "finished_at": utcnow(),
         }
-        async with self.engine.begin() as conn:
+        async with self.writing() as conn:
             await conn.execute(update(t.sessions).where(t.sessions.c.id == session_id).values(**values))
 
     async def create_chat(self, session_id: str, attempt: int, system_prompt: str | None) -> str:
@@ -169,14 +185,14 @@ class Store:
             "system_prompt": system_prompt,
             "created_at": utcnow(),
         }
-        async with self.engine.begin() as conn:
+        async with self.writing() as conn:
             await self._insert(conn, t.chats, [row])
         return chat_id
 
     async def add_message(self, chat_id: str, seq: int, message: Message) -> str:
         """Insert a whole message and its parts in one transaction."""
         message_id = new_id("msg")
-        async with self.engine.begin() as conn:
+        async with self.writing() as conn:
             await self._insert(
                 conn,
                 t.messages,
@@ -197,7 +213,7 @@ class Store:
 
     async def replace_parts(self, message_id: str, parts: Sequence[Part]) -> None:
         """Set a message's parts (used while a reply streams in, and when it completes)."""
-        async with self.engine.begin() as conn:
+        async with self.writing() as conn:
             await conn.execute(t.message_parts.delete().where(t.message_parts.c.message_id == message_id))
             await self._insert(
                 conn, t.message_parts, [_part_row(message_id, i, p) for i, p in enumerate(parts)]
@@ -205,7 +221,7 @@ class Store:
 
     async def delete_message(self, message_id: str) -> None:
         """Remove a message that was being streamed when its request failed."""
-        async with self.engine.begin() as conn:
+        async with self.writing() as conn:
             await conn.execute(t.message_parts.delete().where(t.message_parts.c.message_id == message_id))
             await conn.execute(t.messages.delete().where(t.messages.c.id == message_id))
 
@@ -224,7 +240,7 @@ class Store:
             "status": "running",
             "started_at": utcnow(),
         }
-        async with self.engine.begin() as conn:
+        async with self.writing() as conn:
             await self._insert(conn, t.inference_calls, [row])
         return call_id
 
@@ -257,7 +273,7 @@ class Store:
                 output=usage.output,
                 reasoning=usage.reasoning,
             )
-        async with self.engine.begin() as conn:
+        async with self.writing() as conn:
             await conn.execute(
                 update(t.inference_calls).where(t.inference_calls.c.id == call_id).values(**values)
             )

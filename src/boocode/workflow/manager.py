@@ -56,7 +56,7 @@ class WorkflowRunner:
 
     def __init__(self, runtime: AgentRuntime, on_event: Listener | None = None) -> None:
         self.runtime = runtime
-        self.records = RunRecords(runtime.store.engine)
+        self.records = RunRecords(runtime.store)
         self.on_event = on_event or (lambda _e: None)
 
     def _sandbox(self) -> Sandbox:

@@ -1,0 +1,132 @@
+"""1000 agents through `parallel()` at concurrency 16 against a fake server with 100 ms latency.
+
+Reports wall time against the ideal ceil(N/16) x latency, next to a plain asyncio + `openai` SDK loop with
+the same concurrency in the same run (the reference), plus peak memory and sandbox creation time.
+The fake server runs in its own process so its work does not share this process's GIL.
+
+    .venv/bin/python bench/workflow_fanout.py [--agents 1000] [--latency 0.1] [--concurrency 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import math
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import openai
+
+from boocode.agent.loop import AgentRuntime
+from boocode.config import load_settings
+from boocode.llm.openai_provider import OpenAIProvider
+from boocode.llm.retry import RetryPolicy
+from boocode.store.store import open_store
+from boocode.workflow.manager import WorkflowRunner
+from boocode.workflow.sandbox import Sandbox
+from boocode.workflow.script import load_script
+
+SERVER = """
+import sys, time
+from boocode.testing.fake_llm import FakeLLMServer, FakeReply
+latency = float(sys.argv[1])
+with FakeLLMServer(lambda r: FakeReply(text="done: " + r.last_user_text, delay=latency)) as s:
+    print(s.openai_base_url, flush=True)
+    sys.stdin.read()
+"""
+
+SCRIPT = """export const meta = {name: 'fanout', description: 'bench'}
+const tasks = Array.from({length: args.n}, (_, i) => () => agent('task ' + i, {label: 't' + i}))
+const results = await parallel(tasks)
+return results.filter(Boolean).length
+"""
+
+
+async def sdk_reference(base_url: str, n: int, concurrency: int) -> float:
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="k", max_retries=0)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(i: int) -> None:
+        async with gate:
+            stream = await client.chat.completions.create(
+                model="m", messages=[{"role": "user", "content": f"task {i}"}], stream=True
+            )
+            async for _ in stream:
+                pass
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(n)))
+    await client.close()
+    return time.perf_counter() - start
+
+
+async def workflow_run(base_url: str, n: int, concurrency: int, tmp: Path) -> float:
+    store = await open_store(f"sqlite+aiosqlite:///{tmp / 'bench.db'}")
+    settings = dataclasses.replace(
+        load_settings(env={"BOOCODE_HOME": str(tmp)}), max_concurrent_agents=concurrency
+    )
+    provider = OpenAIProvider(base_url, "k", "fake-model")
+    runtime = AgentRuntime(
+        settings, store, provider, tmp, await store.ensure_project(tmp), retry=RetryPolicy(0)
+    )
+    script = load_script(SCRIPT, "fanout.js")
+    start = time.perf_counter()
+    result = await WorkflowRunner(runtime).run(script, args={"n": n})
+    elapsed = time.perf_counter() - start
+    assert result.status == "completed" and result.result == n, (result.status, result.error, result.result)
+    await provider.aclose()
+    await store.aclose()
+    return elapsed
+
+
+async def sandbox_creation() -> float:
+    script = load_script("export const meta = {name: 'x', description: 'x'}\nreturn 1", "x.js")
+
+    async def host(op: str, args: object) -> None:
+        return None
+
+    await Sandbox().run(script, host=host, budget_total=None, budget_spent=lambda: 0)  # first in process
+    start = time.perf_counter()
+    for _ in range(20):
+        await Sandbox().run(script, host=host, budget_total=None, budget_spent=lambda: 0)
+    return (time.perf_counter() - start) / 20
+
+
+async def main(n: int, latency: float, concurrency: int) -> None:
+    server = subprocess.Popen(  # noqa: ASYNC220 (started once, before anything is measured)
+        [sys.executable, "-c", SERVER, str(latency)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert server.stdout is not None
+    base_url = server.stdout.readline().strip()
+    try:
+        ideal = math.ceil(n / concurrency) * latency
+        reference = await sdk_reference(base_url, n, concurrency)
+        with tempfile.TemporaryDirectory() as tmp:
+            boocode = await workflow_run(base_url, n, concurrency, Path(tmp))
+        per_run = await sandbox_creation()
+    finally:
+        server.communicate(timeout=30)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{n} agents, concurrency {concurrency}, latency {latency * 1000:.0f} ms, ideal {ideal:.2f} s")
+    print(f"plain asyncio + SDK : {reference:6.2f} s  ratio to ideal {reference / ideal:.2f}")
+    print(
+        f"boocode workflow    : {boocode:6.2f} s  ratio to ideal {boocode / ideal:.2f}  "
+        f"(x{boocode / reference:.2f} the SDK loop)"
+    )
+    print(f"peak RSS {peak_mb:.0f} MB; sandbox run of `return 1`: {per_run * 1000:.1f} ms")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--agents", type=int, default=1000)
+    parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument("--concurrency", type=int, default=16)
+    ns = parser.parse_args()
+    asyncio.run(main(ns.agents, ns.latency, ns.concurrency))
