@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -47,6 +48,7 @@ async def open_runtime(
                 temperature=handle.temperature,
                 seed=handle.seed,
                 retry=RetryPolicy(settings.max_retries),
+                provider_slots=asyncio.Semaphore(handle.max_concurrency) if handle.max_concurrency else None,
             )
         finally:
             await handle.provider.aclose()

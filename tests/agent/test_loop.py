@@ -287,3 +287,15 @@ async def test_images_from_tools_are_withheld_from_a_model_without_vision(
     assert result.status == "completed"
     assert "image(s) not shown: model fake-model cannot take images" in result.output
     assert not any(r.has_images for r in fake.requests)
+
+
+async def test_waiting_for_a_provider_slot_is_not_a_stall(
+    fake: FakeLLMServer, make_runtime: MakeRuntime
+) -> None:
+    fake.responder = lambda r: FakeReply(text="ok " + r.last_user_text, delay=0.2)
+    provider = OpenAIProvider(fake.openai_base_url, "k", "fake-model")
+    runtime = await make_runtime(provider, stall_seconds=0.35)
+    runtime.provider_slots = asyncio.Semaphore(1)
+    results = await asyncio.gather(*(run_agent(AgentSpec(f"task {i}", tools=[]), runtime) for i in range(3)))
+    assert [r.output for r in results] == ["ok task 0", "ok task 1", "ok task 2"]
+    assert len(fake.requests) == 3  # nobody was restarted although the last one queued for ~0.4 s

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -96,6 +96,7 @@ class AgentRuntime:
     temperature: float | None = None
     seed: int | None = None
     retry: RetryPolicy | None = None
+    provider_slots: asyncio.Semaphore | None = None
 
 
 class AgentFailure(Exception):
@@ -107,11 +108,29 @@ class AgentFailure(Exception):
 
 
 class _Progress:
+    """When the agent last made progress; time spent queued for the provider does not count as a stall."""
+
     def __init__(self) -> None:
         self.last = asyncio.get_running_loop().time()
+        self.queued = False
 
     def tick(self) -> None:
         self.last = asyncio.get_running_loop().time()
+
+    @contextlib.asynccontextmanager
+    async def queue(self, gate: asyncio.Semaphore | None) -> AsyncIterator[None]:
+        """Hold a provider slot (when the provider has a limit) for one request."""
+        if gate is None:
+            yield
+            return
+        self.queued = True
+        try:
+            async with gate:
+                self.queued = False
+                self.tick()
+                yield
+        finally:
+            self.queued = False
 
 
 async def run_agent(
@@ -332,7 +351,8 @@ class _Agent:
             on_delta=lambda _text: progress.tick(),
             finalize=self._text_tool_call if request.tools else None,
         )
-        response = await run_turn(self.provider, request, ctx)
+        async with progress.queue(self.rt.provider_slots):
+            response = await run_turn(self.provider, request, ctx)
         progress.tick()
         self.usage = self.usage.add(response.usage)
         self.output_used += response.usage.output or 0
@@ -398,6 +418,8 @@ async def _stalled(work: asyncio.Task[Any], progress: _Progress, limit: float) -
     loop = asyncio.get_running_loop()
     try:
         while True:
+            if progress.queued:
+                progress.tick()
             timeout = progress.last + limit - loop.time()
             if timeout <= 0:
                 work.cancel()
