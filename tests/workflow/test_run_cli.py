@@ -179,3 +179,30 @@ def test_workflows_lists_valid_and_reports_invalid(env: dict[str, str], project:
     assert done.returncode == 0
     assert "good" in done.stdout and "test good" in done.stdout
     assert "INVALID" in done.stdout and "broken.js" in done.stdout
+
+
+def test_agent_type_gives_system_prompt_tools_and_errors(
+    env: dict[str, str], project: Path, server: FakeLLMServer
+) -> None:
+    agents = project / ".boocode" / "agents"
+    agents.mkdir()
+    (agents / "reviewer.md").write_text(
+        "---\nname: reviewer\ndescription: Reviews\ntools: Read, Grep\n---\nYou are a careful reviewer.\n"
+    )
+    write(
+        project,
+        "typed",
+        """
+const a = await agent('check this', {agentType: 'reviewer'})
+let unknown = null
+try { await agent('x', {agentType: 'nobody'}) } catch (e) { unknown = e.message }
+return {a, unknown}
+""",
+    )
+    out = run_json(env, project, "typed")
+    result = out["result"]
+    assert isinstance(result, dict) and result["a"] == "done: check this"
+    assert "unknown agentType 'nobody'" in result["unknown"]
+    [request] = server.requests
+    assert "You are a careful reviewer." in request.system
+    assert request.tools == ["read_file", "grep"]

@@ -12,6 +12,7 @@ from typing import Any
 
 from boocode.agent.loop import AgentEvent, AgentResult, AgentRuntime, AgentSpec, run_agent
 from boocode.agent.structured import check_schema
+from boocode.agent.types import find_agent_type
 from boocode.errors import BoocodeError
 from boocode.llm.images import load_image
 from boocode.llm.types import Usage
@@ -109,19 +110,25 @@ class RunHost:
             raise ScriptHostError(f"agent(): isolation must be 'worktree', got {isolation!r}")
         schema = opts.get("schema")
         root = self.shared.runtime.project_root
+        type_name = opts.get("agentType")
         try:
             if schema is not None:
                 check_schema(schema)
             images = [load_image(str(p), root) for p in opts.get("images") or []]
+            kind = None
+            if type_name is not None:
+                kind = find_agent_type(str(type_name), root, self.shared.runtime.settings.home)
         except BoocodeError as exc:
             raise ScriptHostError(f"agent(): {exc}") from None
         return AgentSpec(
             prompt=prompt,
             schema=schema,
-            model=opts.get("model"),
+            model=opts.get("model") or (kind.model if kind else None),
             effort=effort,
             images=images,
-            agent_type=opts.get("agentType"),
+            agent_type=type_name,
+            system=kind.system_prompt if kind else None,
+            tools=kind.tools if kind else None,
         )
 
     async def agent(self, prompt: Any, opts: dict[str, Any]) -> Any:
