@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from boocode.testing.fake_llm import FakeLLMServer
+from boocode.testing.fake_llm import FakeLLMServer, FakeReply, FakeRequest, FakeToolCall, default_responder
 
 
 @pytest.fixture(scope="module")
@@ -206,3 +206,46 @@ return {a, unknown}
     [request] = server.requests
     assert "You are a careful reviewer." in request.system
     assert request.tools == ["read_file", "grep"]
+
+
+def test_worktree_isolation_keeps_changes_apart(
+    env: dict[str, str], project: Path, server: FakeLLMServer
+) -> None:
+    for args in (
+        ["init", "-q"],
+        ["add", "-A"],
+        ["-c", "user.email=t@t", "-c", "user.name=t", "commit", "--allow-empty", "-qm", "x"],
+    ):
+        subprocess.run(["git", *args], cwd=project, check=True)
+
+    def responder(request: FakeRequest) -> FakeReply:
+        wrote = any(m.get("role") == "tool" for m in request.messages)
+        if "write" in request.last_user_text and not wrote:
+            return FakeReply(tool_calls=[FakeToolCall("write_file", {"path": "new.txt", "content": "hi"})])
+        return FakeReply(text="done: " + request.last_user_text)
+
+    server.responder = responder
+    try:
+        write(
+            project,
+            "iso",
+            "return await parallel([() => agent('write a file', {isolation: 'worktree'}),"
+            " () => agent('just look', {isolation: 'worktree'})])",
+        )
+        for args in (
+            ["init", "-q"],
+            ["add", "-A"],
+            ["-c", "user.email=t@t", "-c", "user.name=t", "commit", "--allow-empty", "-qm", "x"],
+        ):
+            subprocess.run(["git", *args], cwd=project, check=True)
+        done = boocode(env, project, "run", "iso", "--json")
+    finally:
+        server.responder = default_responder
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["result"] == ["done: write a file", "done: just look"], done.stdout
+    assert not (project / "new.txt").exists()
+    [kept_line] = [line for line in done.stderr.splitlines() if "worktree kept for review" in line]
+    kept = Path(kept_line.split("review: ")[1].split(" (")[0])
+    assert (kept / "new.txt").read_text() == "hi"
+    assert not (kept.parent / "agent-1").exists()  # unchanged: removed
+    assert "You are working in an isolated git worktree" in server.requests[0].system

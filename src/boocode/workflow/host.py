@@ -22,6 +22,7 @@ from boocode.workflow.budget import Budget, BudgetExhausted
 from boocode.workflow.events import Listener, RunEvent
 from boocode.workflow.keys import agent_key
 from boocode.workflow.sandbox import ScriptHostError
+from boocode.workflow.worktree import REMINDER, worktree
 
 MAX_AGENTS = 1000
 EFFORTS = ("low", "medium", "high", "xhigh", "max")
@@ -139,6 +140,7 @@ class RunHost:
                 f"agent limit reached: a workflow run can start at most {MAX_AGENTS} agents "
                 "(a loop on budget.remaining() needs a budget.total guard)"
             )
+        idx = shared.started
         shared.started += 1
         label = str(opts.get("label") or default_label(spec.prompt))
         phase = opts.get("phase") or self.phase
@@ -148,7 +150,7 @@ class RunHost:
         options = {k: opts[k] for k in ("schema", "model", "effort", "agentType", "isolation") if k in opts}
         row = await shared.records.add_agent(
             run_id=self.run_id,
-            idx=shared.started - 1,
+            idx=idx,
             label=label,
             phase=phase,
             prompt=spec.prompt,
@@ -159,14 +161,15 @@ class RunHost:
         )
         info = {"agent_id": row, "label": label, "phase": phase}
         shared.emit(RunEvent("agent_queued", self.run_id, info))
+        isolated = opts.get("isolation") == "worktree"
         try:
-            result = await self._execute(spec, row, info)
+            result = await self._execute(spec, row, {**info, "idx": idx}, isolated)
         except asyncio.CancelledError:
             await asyncio.shield(shared.records.update_agent(row, status="stopped", finished_at=utcnow()))
             raise
         return self._outcome(result, label)
 
-    async def _execute(self, spec: AgentSpec, row: str, info: dict[str, Any]) -> AgentResult:
+    async def _execute(self, spec: AgentSpec, row: str, info: dict[str, Any], isolated: bool) -> AgentResult:
         shared = self.shared
         cap = spec.max_output_tokens or shared.runtime.settings.max_output_tokens
         try:
@@ -185,11 +188,35 @@ class RunHost:
                         shared.emit(RunEvent("agent_progress", self.run_id, {**info, event.kind: event.data}))
 
                 spec.max_output_tokens = granted
-                result = await run_agent(spec, shared.runtime, progress)
+                if isolated:
+                    result = await self._run_isolated(spec, info["idx"], progress)
+                else:
+                    result = await run_agent(spec, shared.runtime, progress)
             used = result.usage.output or 0
         finally:
             await asyncio.shield(shared.budget.settle(granted if shared.budget.total else 0, used))
         await self._record(row, result, info)
+        return result
+
+    async def _run_isolated(
+        self, spec: AgentSpec, idx: int, progress: Callable[[AgentEvent], None]
+    ) -> AgentResult:
+        """Run the agent in a fresh git worktree; a changed worktree is kept and reported in the run log."""
+        runtime = self.shared.runtime
+        target = runtime.settings.home / "worktrees" / self.run_id / f"agent-{idx}"
+        try:
+            async with worktree(runtime.project_root, target) as tree:
+                spec.root = tree.path
+                reminder = REMINDER.format(path=tree.path)
+                spec.system = f"{spec.system}\n\n{reminder}" if spec.system else reminder
+                result = await run_agent(spec, runtime, progress)
+        except BoocodeError as exc:
+            raise ScriptHostError(f"agent(): {exc}") from None
+        if tree.changed:
+            shown = ", ".join(tree.changed[:10]) + (" …" if len(tree.changed) > 10 else "")
+            message = f"worktree kept for review: {tree.path} ({len(tree.changed)} changed: {shown})"
+            await self.shared.records.add_log(self.run_id, message)
+            self.shared.emit(RunEvent("log", self.run_id, {"message": message}))
         return result
 
     async def _record(self, row: str, result: AgentResult, info: dict[str, Any]) -> None:
