@@ -186,6 +186,9 @@ class RunHost:
                 def progress(event: AgentEvent) -> None:
                     if event.kind in ("tool_call", "turn"):
                         shared.emit(RunEvent("agent_progress", self.run_id, {**info, event.kind: event.data}))
+                    elif event.kind in ("warning", "stall"):
+                        message = f"[{info['label']}] {event.data['message']}"
+                        shared.emit(RunEvent("log", self.run_id, {"message": message}))
 
                 spec.max_output_tokens = granted
                 if isolated:
