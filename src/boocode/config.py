@@ -51,6 +51,7 @@ class Settings:
     script_heap_mb: int = 256
     script_cpu_seconds: float = 5.0
     run_timeout_seconds: float | None = None
+    prefix_stagger_ms: int = 5000
     tools: ToolPolicySettings = field(default_factory=ToolPolicySettings)
     sources: Mapping[str, str] = field(default_factory=dict)
 
@@ -141,6 +142,11 @@ _SIMPLE: dict[str, tuple[str, str, Callable[[str, str], Any]]] = {
     "script_heap_mb": ("BOOCODE_SCRIPT_HEAP_MB", "script_heap_mb", lambda v, n: _parse_int(v, n, 16, 16384)),
     "script_cpu_seconds": ("BOOCODE_SCRIPT_CPU_SECONDS", "script_cpu_seconds", _parse_float),
     "run_timeout_seconds": ("BOOCODE_RUN_TIMEOUT_SECONDS", "run_timeout_seconds", _parse_float),
+    "prefix_stagger_ms": (
+        "BOOCODE_PREFIX_STAGGER_MS",
+        "prefix_stagger_ms",
+        lambda v, n: _parse_int(v, n, 0, 600_000),
+    ),
 }
 _TOOLS = {"allow": "BOOCODE_ALLOW_TOOLS", "deny": "BOOCODE_DENY_TOOLS", "bash_allow": "BOOCODE_BASH_ALLOW"}
 # Provider-specific fallbacks used when the BOOCODE_ variable is unset.
@@ -201,6 +207,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         values[name] = parse(str(raw), label)
         sources[name] = source
 
+    claude_stagger = env.get("CLAUDE_CODE_WORKFLOW_PREFIX_STAGGER_MS", "")
+    if "prefix_stagger_ms" not in values and claude_stagger.isdigit():
+        values["prefix_stagger_ms"] = int(claude_stagger)
+        sources["prefix_stagger_ms"] = "env CLAUDE_CODE_WORKFLOW_PREFIX_STAGGER_MS"
     claude_cap = env.get(_CLAUDE_CONCURRENCY, "")
     if "max_concurrent_agents" not in values and claude_cap.isdigit() and 1 <= int(claude_cap) <= 256:
         values["max_concurrent_agents"] = int(claude_cap)

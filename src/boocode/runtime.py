@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from boocode.agent.loop import AgentRuntime
+from boocode.agent.stagger import PrefixStagger
 from boocode.config import Settings
 from boocode.errors import ConfigError
 from boocode.llm.factory import open_provider
@@ -49,6 +50,7 @@ async def open_runtime(
                 seed=handle.seed,
                 retry=RetryPolicy(settings.max_retries),
                 provider_slots=asyncio.Semaphore(handle.max_concurrency) if handle.max_concurrency else None,
+                stagger=PrefixStagger(settings.prefix_stagger_ms / 1000),
             )
         finally:
             await handle.provider.aclose()

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from boocode.agent.stagger import PrefixStagger
 from boocode.errors import ProviderError
 from boocode.llm.provider import Provider
 from boocode.llm.retry import RetryPolicy, retry_after_of
@@ -40,13 +41,15 @@ class TurnContext:
     retry: RetryPolicy
     on_delta: Callable[[str], None] | None = None
     finalize: Callable[[ModelResponse], ModelResponse] | None = None
+    stagger: PrefixStagger | None = None
 
 
 class _StreamWriter:
     """Keeps the assistant message being streamed up to date in the store, at most every FLUSH_SECONDS."""
 
-    def __init__(self, ctx: TurnContext) -> None:
+    def __init__(self, ctx: TurnContext, warming: asyncio.Event | None = None) -> None:
         self.ctx = ctx
+        self.warming = warming  # set on the first token: requests sharing this prefix may go
         self.message_id: str | None = None
         self.text = ""
         self.reasoning = ""
@@ -57,6 +60,8 @@ class _StreamWriter:
         return [*parts, TextPart(self.text)]
 
     async def add(self, text: str = "", reasoning: str = "") -> None:
+        if self.warming is not None:
+            self.warming.set()
         self.text += text
         self.reasoning += reasoning
         now = time.monotonic()
@@ -87,7 +92,16 @@ class _StreamWriter:
 async def run_turn(provider: Provider, request: ModelRequest, ctx: TurnContext) -> ModelResponse:
     """Get one complete reply, retrying retryable failures; the reply is persisted as message
     `ctx.message_seq`. Raises the last `ProviderError` when no attempt succeeds."""
-    writer = _StreamWriter(ctx)
+    if ctx.stagger is None:
+        return await _attempts(provider, request, ctx, None)
+    async with ctx.stagger.turn(request) as warming:
+        return await _attempts(provider, request, ctx, warming)
+
+
+async def _attempts(
+    provider: Provider, request: ModelRequest, ctx: TurnContext, warming: asyncio.Event | None
+) -> ModelResponse:
+    writer = _StreamWriter(ctx, warming)
     attempt = 0
     while True:
         writer.reset()

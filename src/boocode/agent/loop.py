@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from boocode.agent import prompts
 from boocode.agent.inference import TurnContext, run_turn
+from boocode.agent.stagger import PrefixStagger
 from boocode.agent.structured import check_schema, parse_json_text, validation_error
 from boocode.config import Settings
 from boocode.errors import ProviderError, UnsupportedInputError
@@ -97,6 +98,7 @@ class AgentRuntime:
     seed: int | None = None
     retry: RetryPolicy | None = None
     provider_slots: asyncio.Semaphore | None = None
+    stagger: PrefixStagger | None = None
 
 
 class AgentFailure(Exception):
@@ -350,6 +352,7 @@ class _Agent:
             retry=self.rt.retry or RetryPolicy(self.settings.max_retries),
             on_delta=lambda _text: progress.tick(),
             finalize=self._text_tool_call if request.tools else None,
+            stagger=self.rt.stagger,
         )
         async with progress.queue(self.rt.provider_slots):
             response = await run_turn(self.provider, request, ctx)
