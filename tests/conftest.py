@@ -13,6 +13,7 @@ import pytest
 from boocode.config import Settings
 from boocode.llm.local.server import LocalServer, get_local_server, stop_local_servers
 from boocode.store.store import Store, open_store
+from boocode.testing.fake_llm import FakeLLMServer, default_responder
 
 POSTGRES_URL = os.environ.get("BOOCODE_TEST_POSTGRES_URL", "postgresql+asyncpg://127.0.0.1:5432/test")
 
@@ -61,6 +62,28 @@ def boocode_env(tmp_path: Path, db_url: str, models_dir: Path) -> dict[str, str]
     env["BOOCODE_DB_URL"] = db_url
     env["BOOCODE_MODELS_DIR"] = str(models_dir)
     return env
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[FakeLLMServer]:
+    """One fake OpenAI/Anthropic server for the tests that run `boocode` as a subprocess."""
+    with FakeLLMServer() as fake:
+        yield fake
+
+
+@pytest.fixture
+def env(boocode_env: dict[str, str], server: FakeLLMServer) -> dict[str, str]:
+    """A `boocode` subprocess environment pointed at the fake server (reset, default replies)."""
+    server.reset()
+    server.responder = default_responder
+    return {
+        **boocode_env,
+        "BOOCODE_PROVIDER": "openai",
+        "BOOCODE_BASE_URL": server.openai_base_url,
+        "BOOCODE_MODEL": "fake-model",
+        "OPENAI_API_KEY": "sk-test-secret-value",
+        "BOOCODE_MAX_RETRIES": "0",
+    }
 
 
 @pytest.fixture(scope="session")

@@ -8,12 +8,11 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from boocode.store.store import open_store
+from boocode.store.store import opened_store
 from boocode.testing.fake_llm import (
     FakeLLMServer,
     FakeReply,
@@ -23,23 +22,6 @@ from boocode.testing.fake_llm import (
 )
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer() as fake:
-        yield fake
-
-
-@pytest.fixture
-def env(boocode_env: dict[str, str], server: FakeLLMServer) -> dict[str, str]:
-    return {
-        **boocode_env,
-        "BOOCODE_PROVIDER": "openai",
-        "BOOCODE_BASE_URL": server.openai_base_url,
-        "BOOCODE_MODEL": "fake-model",
-        "OPENAI_API_KEY": "sk-test-secret-value",
-    }
 
 
 def boocode(env: dict[str, str], *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -55,11 +37,8 @@ def boocode(env: dict[str, str], *args: str, cwd: Path | None = None) -> subproc
 
 def session_count(db_url: str) -> int:
     async def count() -> int:
-        store = await open_store(db_url)
-        try:
+        async with opened_store(db_url) as store:
             return len(await store.list_sessions(1000))
-        finally:
-            await store.aclose()
 
     return asyncio.run(count())
 
@@ -170,11 +149,8 @@ def test_sigterm_stops_the_agent_and_records_it(
     assert "boocode: stopped" in stderr
 
     async def statuses() -> list[str]:
-        store = await open_store(db_url)
-        try:
+        async with opened_store(db_url) as store:
             [session] = await store.list_sessions()
             return [session["status"], *(c["status"] for c in await store.inference_calls(session["id"]))]
-        finally:
-            await store.aclose()
 
     assert asyncio.run(statuses()) == ["cancelled", "cancelled"]

@@ -6,31 +6,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from boocode.testing.fake_llm import FakeLLMServer, FakeReply, FakeRequest, FakeToolCall, default_responder
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer() as fake:
-        yield fake
-
-
-@pytest.fixture
-def env(boocode_env: dict[str, str], server: FakeLLMServer) -> dict[str, str]:
-    server.reset()
-    return {
-        **boocode_env,
-        "BOOCODE_PROVIDER": "openai",
-        "BOOCODE_BASE_URL": server.openai_base_url,
-        "BOOCODE_MODEL": "fake-model",
-        "OPENAI_API_KEY": "sk-test",
-        "BOOCODE_MAX_RETRIES": "0",
-    }
 
 
 @pytest.fixture

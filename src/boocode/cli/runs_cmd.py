@@ -8,7 +8,7 @@ import click
 
 from boocode.cli.common import fail, run_async, settings_or_exit
 from boocode.store.runs import RunRecords
-from boocode.store.store import open_store
+from boocode.store.store import opened_store
 
 
 @click.group(invoke_without_command=True)
@@ -21,11 +21,8 @@ def runs(ctx: click.Context, limit: int) -> None:
     settings = settings_or_exit()
 
     async def main() -> int:
-        store = await open_store(settings.db_url)
-        try:
+        async with opened_store(settings.db_url) as store:
             rows = await RunRecords(store).list_runs(limit)
-        finally:
-            await store.aclose()
         for r in rows:
             click.echo(f"{r['id']}  {r['started_at']:%Y-%m-%d %H:%M}  {r['status']:<9}  {r['name']}")
         if not rows:
@@ -43,16 +40,13 @@ def show(run_id: str, as_json: bool) -> None:
     settings = settings_or_exit()
 
     async def main() -> int:
-        store = await open_store(settings.db_url)
-        try:
+        async with opened_store(settings.db_url) as store:
             records = RunRecords(store)
             run = await records.get_run(run_id)
             if run is None:
                 fail(f"no run {run_id!r} (see `boocode runs`)", 1)
             agents = await records.agents(run_id)
             logs = await records.logs(run_id)
-        finally:
-            await store.aclose()
         if as_json:
             keep = ("id", "name", "status", "result", "error", "failures", "args", "budget_total")
             data = {k: run[k] for k in keep}

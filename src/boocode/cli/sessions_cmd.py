@@ -10,7 +10,7 @@ from sqlalchemy.engine import RowMapping
 
 from boocode.cli.common import fail, run_async, settings_or_exit
 from boocode.llm.types import ImagePart, Message, ReasoningPart, TextPart, ToolCallPart, ToolResultPart
-from boocode.store.store import Store, open_store
+from boocode.store.store import Store, opened_store
 
 _RESULT_PREVIEW = 2000
 
@@ -33,11 +33,8 @@ def sessions(ctx: click.Context, limit: int) -> None:
     settings = settings_or_exit()
 
     async def main() -> int:
-        store = await open_store(settings.db_url)
-        try:
+        async with opened_store(settings.db_url) as store:
             rows = await store.list_sessions(limit)
-        finally:
-            await store.aclose()
         for row in rows:
             title = " ".join(row["title"].split())[:60]
             when = f"{row['created_at']:%Y-%m-%d %H:%M}"
@@ -114,10 +111,7 @@ def show(session_id: str) -> None:
     settings = settings_or_exit()
 
     async def main() -> int:
-        store = await open_store(settings.db_url)
-        try:
+        async with opened_store(settings.db_url) as store:
             return await _show(store, session_id)
-        finally:
-            await store.aclose()
 
     run_async(main)

@@ -365,3 +365,13 @@ async def open_store(url: str) -> Store:
         await engine.dispose()
         raise
     return Store(engine)
+
+
+@asynccontextmanager
+async def opened_store(url: str) -> AsyncIterator[Store]:
+    """`open_store` as a context manager: the store is closed on exit."""
+    store = await open_store(url)
+    try:
+        yield store
+    finally:
+        await store.aclose()
