@@ -65,17 +65,20 @@ class _StreamWriter:
         self.text += text
         self.reasoning += reasoning
         now = time.monotonic()
+        if now - self.flushed_at < FLUSH_SECONDS:
+            return  # a reply that completes sooner is written once, when it ends
         if self.message_id is None:
             self.message_id = await self.ctx.store.add_message(
                 self.ctx.chat_id, self.ctx.message_seq, Message("assistant", list(self._parts()))
             )
-            self.flushed_at = now
-        elif now - self.flushed_at >= FLUSH_SECONDS:
+        else:
             await self.ctx.store.replace_parts(self.message_id, self._parts())
-            self.flushed_at = now
+        self.flushed_at = now
 
     def reset(self) -> None:
+        """Start a new attempt: nothing streamed yet, the first batch due FLUSH_SECONDS from now."""
         self.text = self.reasoning = ""
+        self.flushed_at = time.monotonic()
 
     async def finish(self, message: Message) -> None:
         if self.message_id is None:

@@ -243,10 +243,11 @@ class _Agent:
     async def _attempts(self) -> Any:
         attempts = self.settings.stall_attempts
         limit = self.settings.stall_seconds
+        prompt = Message("user", [TextPart(self.spec.prompt), *self.spec.images])
         for attempt in range(1, attempts + 1):
-            chat_id = await self.rt.store.create_chat(self.session_id, attempt, self.system)
+            chat_id = await self.rt.store.create_chat(self.session_id, attempt, self.system, prompt)
             progress = _Progress()
-            work = asyncio.create_task(self._conversation(chat_id, progress))
+            work = asyncio.create_task(self._conversation(chat_id, prompt, progress))
             if not await _stalled(work, progress, limit):
                 return work.result()
             if attempt < attempts:
@@ -255,10 +256,9 @@ class _Agent:
             "stall", f"agent stalled on all {attempts} attempts (no progress for {limit:g}s each)"
         )
 
-    async def _conversation(self, chat_id: str, progress: _Progress) -> Any:
+    async def _conversation(self, chat_id: str, prompt: Message, progress: _Progress) -> Any:
         schema = self.spec.schema
-        messages = [Message("user", [TextPart(self.spec.prompt), *self.spec.images])]
-        await self.rt.store.add_message(chat_id, 0, messages[0])
+        messages = [prompt]
         answer_phase = schema is not None and not self.via_tool and not self.tools
         failures = 0
         last_error = ""

@@ -176,7 +176,10 @@ class Store:
         async with self.writing() as conn:
             await conn.execute(update(t.sessions).where(t.sessions.c.id == session_id).values(**values))
 
-    async def create_chat(self, session_id: str, attempt: int, system_prompt: str | None) -> str:
+    async def create_chat(
+        self, session_id: str, attempt: int, system_prompt: str | None, first: Message | None = None
+    ) -> str:
+        """A new chat of the session, with its `first` message (seq 0) in the same transaction."""
         chat_id = new_id("cht")
         row = {
             "id": chat_id,
@@ -187,28 +190,21 @@ class Store:
         }
         async with self.writing() as conn:
             await self._insert(conn, t.chats, [row])
+            if first is not None:
+                await self._insert_message(conn, chat_id, 0, first)
         return chat_id
 
     async def add_message(self, chat_id: str, seq: int, message: Message) -> str:
         """Insert a whole message and its parts in one transaction."""
-        message_id = new_id("msg")
         async with self.writing() as conn:
-            await self._insert(
-                conn,
-                t.messages,
-                [
-                    {
-                        "id": message_id,
-                        "chat_id": chat_id,
-                        "seq": seq,
-                        "role": message.role,
-                        "created_at": utcnow(),
-                    }
-                ],
-            )
-            await self._insert(
-                conn, t.message_parts, [_part_row(message_id, i, p) for i, p in enumerate(message.parts)]
-            )
+            return await self._insert_message(conn, chat_id, seq, message)
+
+    async def _insert_message(self, conn: AsyncConnection, chat_id: str, seq: int, message: Message) -> str:
+        message_id = new_id("msg")
+        row = {"id": message_id, "chat_id": chat_id, "seq": seq, "role": message.role, "created_at": utcnow()}
+        await self._insert(conn, t.messages, [row])
+        parts = [_part_row(message_id, i, p) for i, p in enumerate(message.parts)]
+        await self._insert(conn, t.message_parts, parts)
         return message_id
 
     async def replace_parts(self, message_id: str, parts: Sequence[Part]) -> None:
