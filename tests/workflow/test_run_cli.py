@@ -110,6 +110,11 @@ def test_runtime_error_fails_the_run_with_file_and_line(env: dict[str, str], pro
     shown = boocode(env, project, "runs", "show", run_id, "--json")
     data = json.loads(shown.stdout)
     assert data["status"] == "failed" and data["agents"][0]["status"] == "completed"
+    [phase] = data["phases"]
+    assert (phase["phase"], phase["agents"], phase["finished"]) == (None, 1, 1)
+    assert phase["output_tokens"] == data["agents"][0]["output_tokens"] > 0
+    text = boocode(env, project, "runs", "show", run_id).stdout
+    assert "phase (none): 1/1 agents done" in text
 
 
 def test_nested_workflow_shares_the_run_and_cannot_nest_again(env: dict[str, str], project: Path) -> None:

@@ -9,6 +9,7 @@ import click
 from boocode.cli.common import fail, run_async, settings_or_exit
 from boocode.store.runs import RunRecords
 from boocode.store.store import opened_store
+from boocode.workflow.summary import phase_summary
 
 
 @click.group(invoke_without_command=True)
@@ -51,6 +52,7 @@ def show(run_id: str, as_json: bool) -> None:
             keep = ("id", "name", "status", "result", "error", "failures", "args", "budget_total")
             data = {k: run[k] for k in keep}
             data["logs"] = logs
+            data["phases"] = phase_summary(agents)
             data["agents"] = [
                 {
                     k: a[k]
@@ -79,6 +81,12 @@ def show(run_id: str, as_json: bool) -> None:
         )
         for line in logs:
             click.echo(f"log: {line}")
+        for p in phase_summary(agents):
+            elapsed = "-" if p["elapsed_seconds"] is None else f"{p['elapsed_seconds']} s"
+            click.echo(
+                f"phase {p['phase'] or '(none)'}: {p['finished']}/{p['agents']} agents done, "
+                f"{p['input_tokens']} in / {p['output_tokens']} out tokens, {elapsed}"
+            )
         for a in agents:
             where = f"[{a['phase']}] " if a["phase"] else ""
             click.echo(
