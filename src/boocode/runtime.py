@@ -50,6 +50,7 @@ async def open_runtime(
                 seed=handle.seed,
                 retry=RetryPolicy(settings.max_retries),
                 provider_slots=asyncio.Semaphore(handle.max_concurrency) if handle.max_concurrency else None,
+                provider_ready=handle.ready,
                 stagger=PrefixStagger(settings.prefix_stagger_ms / 1000),
             )
         finally:

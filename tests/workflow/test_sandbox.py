@@ -190,10 +190,11 @@ async def test_budget(run: Runner, host: RecordingHost) -> None:
 @pytest.mark.parametrize(
     ("expr", "name"),
     [
-        ("Date.now()", "Date.now()"),
-        ("Math.random()", "Math.random()"),
-        ("Date()", "Date()"),
-        ("new Date()", "new Date()"),
+        # direct calls are refused at load time (test_script.py); these reach the runtime guards
+        ("const D = Date; D.now()", "Date.now()"),
+        ("const M = Math; M.random()", "Math.random()"),
+        ("const D = Date; D()", "Date()"),
+        ("const D = Date; new D()", "new Date()"),
         ("new (new Date(0).constructor)()", "new Date()"),
         ("new Intl.DateTimeFormat('en').format()", "format()"),
     ],
@@ -253,6 +254,40 @@ async def test_host_error_rejects_the_promise(run: Runner) -> None:
     )
     with pytest.raises(ScriptRuntimeError, match="Error: budget exhausted"):
         await run("await agent('x')", host=host)
+
+
+async def test_timers(run: Runner) -> None:
+    body = (
+        "const order = []\n"
+        "const never = setTimeout(() => order.push('cleared'), 1)\n"
+        "setTimeout((a, b) => order.push(a + b), 20, 'x', 'y')\n"
+        "setTimeout(() => order.push('first'), 1)\n"
+        "clearTimeout(never)\n"
+        "clearTimeout(12345)\n"
+        "await new Promise((resolve) => setTimeout(resolve, 40))\n"
+        "return order"
+    )
+    assert await run(body) == ["first", "xy"]
+
+
+async def test_a_throwing_timer_callback_fails_the_run(run: Runner) -> None:
+    with pytest.raises(ScriptRuntimeError, match="Error: late") as info:
+        await run(
+            "setTimeout(() => {\n  throw new Error('late')\n}, 1)\nawait agent('a')\nawait new Promise(() => {})"
+        )
+    assert info.value.line == 3
+
+
+async def test_a_cleared_timer_does_not_keep_the_script_waiting(run: Runner) -> None:
+    with pytest.raises(ScriptRuntimeError, match="can never settle"):
+        await run("clearTimeout(setTimeout(() => 0, 1e9))\nawait new Promise(() => {})")
+
+
+async def test_sloppy_mode_like_claude_code(run: Runner) -> None:
+    assert await run("total = 2\nfunction f() { return this === globalThis }\nreturn [total, f()]") == [
+        2,
+        True,
+    ]
 
 
 async def test_never_settling_promise_is_reported(run: Runner) -> None:

@@ -16,7 +16,7 @@ RecordingHost = Any  # the `host` fixture
 
 FORBIDDEN_GLOBALS = [
     "require", "process", "module", "exports", "Buffer", "fetch", "__dirname", "__filename", "URL",
-    "setTimeout", "clearTimeout", "queueMicrotask", "WebAssembly", "SharedArrayBuffer", "ArrayBuffer",
+    "queueMicrotask", "WebAssembly", "SharedArrayBuffer", "ArrayBuffer",
     "Atomics", "DataView", "Uint8Array", "Int32Array", "Float64Array", "BigInt64Array", "Float16Array",
     "Temporal", "WeakRef", "FinalizationRegistry", "eval", "ShadowRealm", "__timer_manager",
 ]  # fmt: skip
@@ -40,26 +40,34 @@ CASES: list[tuple[str, str, str, Any]] = [
     ("eval", "return eval('1 + 1')", ERR, "ReferenceError: eval is not defined"),
     ("indirect-eval", "return (0, globalThis.eval)('1')", ERR, "TypeError"),
     # prototype pollution and tampering with intrinsics the bridge relies on
-    ("pollute-object-proto", "Object.prototype.polluted = 1\nreturn await agent('x')", ERR, "TypeError"),
+    # (scripts run in sloppy mode, as in Claude Code: writes to frozen intrinsics are silently ignored)
+    ("pollute-object-proto",
+     "Object.prototype.polluted = 1\nreturn [({}).polluted, await agent('x')]", VALUE, [None, "done: x"]),
     ("pollute-then",
      "Object.defineProperty(Object.prototype, 'then', {get() { return 1 }})", ERR, "TypeError"),
-    ("replace-json", "JSON.stringify = () => '{}'", ERR, "TypeError"),
+    ("replace-json", "JSON.stringify = () => '{}'\nreturn await agent('x')", VALUE, "done: x"),
     ("replace-array-push", "Array.prototype.push = function () {}", ERR, "TypeError"),
-    ("replace-promise-then", "Promise.prototype.then = function () {}", ERR, "TypeError"),
+    ("replace-promise-then",
+     "Promise.prototype.then = function () {}\nreturn await agent('x')", VALUE, "done: x"),
     ("replace-to-string", "Object.prototype.toString = () => 'x'", ERR, "TypeError"),
-    ("prepare-stack-trace", "Error.prepareStackTrace = (e, f) => f", ERR, "TypeError"),
-    ("replace-bridge", "__bcPoll = () => '{}'", ERR, "TypeError"),
-    ("replace-agent", "agent = async () => 'forged'", ERR, "TypeError"),
+    ("prepare-stack-trace",
+     "Error.prepareStackTrace = (e, f) => f\nreturn typeof Error.prepareStackTrace", VALUE, "undefined"),
+    ("replace-bridge", "__bcPoll = () => '{}'\nreturn await agent('x')", VALUE, "done: x"),
+    ("strict-replace-bridge", "const f = () => {\n  'use strict'\n  __bcPoll = () => '{}'\n}\nf()", ERR, "TypeError"),
+    ("replace-agent", "agent = async () => 'forged'\nreturn await agent('x')", VALUE, "done: x"),
     ("steal-outbox", "agent('x')\n__bcPoll()\nawait new Promise(() => {})", ERR, "can never settle"),
     ("redefine-args", "Object.defineProperty(globalThis, 'args', {value: 1})", ERR, "TypeError"),
     # probing the global surface
-    ("this-is-undefined", "return typeof this", VALUE, "undefined"),
+    ("this-is-the-global", "return this === globalThis", VALUE, True),
     ("forbidden-globals",
      f"return {FORBIDDEN_GLOBALS!r}.filter((n) => typeof globalThis[n] !== 'undefined')", VALUE, []),
     ("no-require", "return globalThis['req' + 'uire']('fs')", ERR, "TypeError: .* is not a function"),
     ("no-process", "return process.env", ERR, "ReferenceError: process is not defined"),
     ("date-ctor-chain", "return new (Object.getPrototypeOf(new Date(0)).constructor)()", ERR, "new Date()"),
-    ("callee", "return (function () { return arguments.callee })()", ERR, "TypeError"),
+    # sloppy mode, as in Claude Code: `caller` never reveals the (strict) prelude's functions
+    ("caller-chain", "return await parallel([function f() { return f.caller === null }])", VALUE, [True]),
+    ("timer-string", "setTimeout('globalThis.x = 1', 1)", ERR, "strings are not evaluated"),
+    ("timer-flood", "for (;;) setTimeout(() => 0, 1e9)", ERR, "host calls in flight"),
     # memory and CPU
     ("huge-string", "let s = 'x'\nwhile (true) s += s", ERR, "memory|Invalid string length"),
     ("huge-array", "const a = []\nfor (;;) a.push(new Array(1e6).fill(a.length))", LIMIT, "memory"),

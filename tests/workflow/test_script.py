@@ -84,6 +84,13 @@ def test_script_error_is_input_error_with_location() -> None:
         (META + "export default 1", 2, "only `export const meta`"),
         (META + "console.log(import.meta.url)", 2, "import.meta"),
         (META + "x = 1 <!--y + `\n}), evil(), (async function () {\n`", 1, "reads differently"),
+        # calls that break resume are refused before the run starts, wherever they are
+        (META + "const t = Date.now()", 2, "Date.now() is not available in workflow scripts (breaks resume)"),
+        (META + "\nfunction f() { return Date['now']() }", 3, "Date.now() is not available"),
+        (META + "const r = Math.random() * 3", 2, "Math.random() is not available"),
+        (META + "const d = Date()", 2, "Date() is not available"),
+        (META + "const d = new Date", 2, "new Date() is not available"),
+        (META + "const d = new Date()", 2, "new Date() is not available"),
     ],
 )
 def test_refusals(source: str, line: int, fragment: str) -> None:
@@ -92,6 +99,11 @@ def test_refusals(source: str, line: int, fragment: str) -> None:
     assert fragment in info.value.message
     assert info.value.line == line
     assert info.value.filename == "bad.js"
+
+
+def test_dates_from_values_and_lookalikes_load() -> None:
+    body = "const a = new Date(0); const b = Date.UTC(2024, 0, 1); const c = obj.Date.now(); x.random()"
+    assert load_script(META + body, "ok.js").meta.name == "n"
 
 
 def test_size_limit() -> None:

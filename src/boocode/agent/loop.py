@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -98,6 +98,7 @@ class AgentRuntime:
     seed: int | None = None
     retry: RetryPolicy | None = None
     provider_slots: asyncio.Semaphore | None = None
+    provider_ready: Callable[[], Awaitable[object]] | None = None
     stagger: PrefixStagger | None = None
 
 
@@ -120,14 +121,16 @@ class _Progress:
         self.last = asyncio.get_running_loop().time()
 
     @contextlib.asynccontextmanager
-    async def queue(self, gate: asyncio.Semaphore | None) -> AsyncIterator[None]:
-        """Hold a provider slot (when the provider has a limit) for one request."""
-        if gate is None:
-            yield
-            return
+    async def queue(
+        self, gate: asyncio.Semaphore | None, ready: Callable[[], Awaitable[object]] | None
+    ) -> AsyncIterator[None]:
+        """Wait for the provider to be ready (a local model starting) and for one of its slots (when it
+        has a limit); neither wait counts as a stall."""
         self.queued = True
         try:
-            async with gate:
+            if ready is not None:
+                await ready()
+            async with gate if gate is not None else contextlib.nullcontext():
                 self.queued = False
                 self.tick()
                 yield
@@ -354,7 +357,7 @@ class _Agent:
             finalize=self._text_tool_call if request.tools else None,
             stagger=self.rt.stagger,
         )
-        async with progress.queue(self.rt.provider_slots):
+        async with progress.queue(self.rt.provider_slots, self.rt.provider_ready):
             response = await run_turn(self.provider, request, ctx)
         progress.tick()
         self.usage = self.usage.add(response.usage)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import click
 
 from boocode.cli.common import progress_line, run_async, settings_or_exit
+from boocode.cli.progress import progress_for
 from boocode.errors import InputError
 from boocode.runtime import open_runtime, project_root
-from boocode.workflow.events import RunEvent
 
 
 def parse_args_json(text: str | None) -> Any:
@@ -26,34 +27,21 @@ def parse_args_json(text: str | None) -> Any:
         ) from None
 
 
-def show_event(event: RunEvent) -> None:
-    """One plain progress line per event worth a person's attention."""
-    d = event.data
-    where = f"[{d['phase']}] " if d.get("phase") else ""
-    if event.kind == "run_started":
-        progress_line(f"run {event.run_id} started: {d['name']}")
-    elif event.kind == "phase":
-        progress_line(f"phase: {d['title']}")
-    elif event.kind == "log":
-        progress_line(f"log: {d['message']}")
-    elif event.kind == "agent_started":
-        progress_line(f"{where}{d['label']}: started")
-    elif event.kind == "agent_finished":
-        detail = f"{d['output_tokens'] or 0} output tokens" if d["status"] == "completed" else d["error"]
-        progress_line(f"{where}{d['label']}: {d['status']} ({detail})")
-    elif event.kind == "failure":
-        progress_line(f"failure: {d['label']} failed: {d['error']}")
-    elif event.kind == "run_finished":
-        progress_line(f"run {event.run_id} {d['status']}" + (f": {d['error']}" if d["error"] else ""))
-
-
 @click.command()
 @click.argument("workflow")
 @click.option("--args", "args_json", help="The script's `args` as JSON (any JSON value).")
 @click.option("--budget", type=click.IntRange(min=1), help="Output-token budget for the whole run.")
 @click.option("--project", type=click.Path(), help="Project directory the agents work in (default: here).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: run_id, status, result, ...")
-def run(workflow: str, args_json: str | None, budget: int | None, project: str | None, as_json: bool) -> None:
+@click.option("--no-live", is_flag=True, help="Plain progress lines on stderr, even on a terminal.")
+def run(
+    workflow: str,
+    args_json: str | None,
+    budget: int | None,
+    project: str | None,
+    as_json: bool,
+    no_live: bool,
+) -> None:
     """Run WORKFLOW (a name from `boocode workflows`, or a path to a .js script)."""
     from boocode.workflow.discovery import resolve
     from boocode.workflow.manager import WorkflowRunner
@@ -65,7 +53,8 @@ def run(workflow: str, args_json: str | None, budget: int | None, project: str |
         script = resolve(workflow, root, settings.home)
         args = parse_args_json(args_json)
         async with open_runtime(settings, root, progress=progress_line) as runtime:
-            outcome = await WorkflowRunner(runtime, show_event).run(script, args=args, budget=budget)
+            with progress_for(sys.stderr, live=not no_live) as listener:
+                outcome = await WorkflowRunner(runtime, listener).run(script, args=args, budget=budget)
         if as_json:
             click.echo(json.dumps(outcome.as_json(), ensure_ascii=False))
         elif outcome.status == "completed" and outcome.result is not None:

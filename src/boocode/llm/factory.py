@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from boocode.config import Settings
 from boocode.errors import ConfigError
-from boocode.llm.json_actions import JsonActionProvider
-from boocode.llm.provider import Capabilities, Provider
+from boocode.llm.provider import Provider
 
 DEFAULT_MODELS = {"openai": "gpt-4.1-mini", "anthropic": "claude-sonnet-4-5"}
 # The embedded model is small: greedy decoding with a fixed seed keeps its answers repeatable.
@@ -25,10 +24,12 @@ class ProviderHandle:
     temperature: float | None = None
     seed: int | None = None
     max_concurrency: int | None = None
+    ready: Callable[[], Awaitable[object]] | None = None
+    """Awaited before each request, outside the stall clock: starts a provider started on demand."""
 
 
 async def open_provider(settings: Settings, progress: Callable[[str], None] | None = None) -> ProviderHandle:
-    """The provider `settings` select; for `local`, fetch the model and start its server when needed.
+    """The provider `settings` select; `local` fetches its model and starts its server on first use.
 
     SDKs are imported here, on use: each takes a second or more to import.
     """
@@ -49,14 +50,8 @@ async def open_provider(settings: Settings, progress: Callable[[str], None] | No
             )
         model = settings.model or DEFAULT_MODELS["openai"]
         return ProviderHandle(OpenAIProvider(settings.base_url, settings.api_key, model))
-    from boocode.llm.local.server import get_local_server  # starts threads; import only when used
+    from boocode.llm.local.provider import LocalProvider
+    from boocode.llm.local.server import SLOTS
 
-    server = await get_local_server(settings, progress)
-    server_api = OpenAIProvider(
-        server.base_url,
-        "local",
-        server.model_name,
-        name="local",
-        capabilities=Capabilities(images=False, native_json_schema=True, reasoning_effort=False),
-    )
-    return ProviderHandle(JsonActionProvider(server_api), LOCAL_TEMPERATURE, LOCAL_SEED, server.slots)
+    local = LocalProvider(settings, progress)
+    return ProviderHandle(local, LOCAL_TEMPERATURE, LOCAL_SEED, SLOTS, ready=local.ready)

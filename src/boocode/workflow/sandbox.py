@@ -27,8 +27,8 @@ from boocode.workflow.script import SCRIPT_URL, WRAP_PREFIX, WRAP_SUFFIX, Workfl
 HostHandler = Callable[[str, Any], Awaitable[Any]]
 """Answers one host call `(op, args)` with a JSON-able value; raise `ScriptHostError` to reject it."""
 
-FIRE_AND_FORGET: Final = frozenset({"log", "phase", "failure"})
-REQUEST_OPS: Final = frozenset({"agent", "workflow"})
+FIRE_AND_FORGET: Final = frozenset({"log", "phase", "failure", "clearTimeout"})
+REQUEST_OPS: Final = frozenset({"agent", "workflow", "sleep"})
 MAX_ARGS_CHARS: Final = 4 * 1024 * 1024
 _USER_LINE = re.compile(re.escape(SCRIPT_URL) + r":(\d+):\d+")
 
@@ -230,9 +230,17 @@ class _Run:
         self.wakeup.set()
 
     async def _request(self, op: str, args: Any) -> Any:
+        if op == "sleep":  # setTimeout(): timers are the sandbox's own business, not the host's
+            await asyncio.sleep(max(0, int(args.get("ms", 0))) / 1000)
+            return None
         return await self.host(op, args)
 
     async def _notify(self, op: str, args: Any) -> None:
+        if op == "clearTimeout":
+            for task, rid in self.tasks.items():
+                if rid == args.get("request"):
+                    task.cancel()
+            return
         with contextlib.suppress(ScriptHostError):
             await self.host(op, args)
 

@@ -7,6 +7,7 @@ no user code.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import threading
@@ -22,7 +23,8 @@ MAX_SCRIPT_CHARS = 524_288
 
 # The sandbox runs exactly `WRAP_PREFIX + body + WRAP_SUFFIX`; the body starts on the prefix's line, so
 # V8 reports the user's own line numbers. The loader checks the body cannot close this wrapper early.
-WRAP_PREFIX = '__bcBegin((async function () {"use strict";'
+# Sloppy mode, as Claude Code's `node:vm` runs the body (the module parse already refuses strict-only syntax).
+WRAP_PREFIX = "__bcBegin((async function () {"
 WRAP_SUFFIX = "\n})());\n//# sourceURL=workflow.js"
 SCRIPT_URL = "workflow.js"
 
@@ -95,6 +97,13 @@ class _Parser:
         parsed: dict[str, Any] = json.loads(result)
         return parsed
 
+    def close(self) -> None:
+        """Free the V8 context; left to `__del__` at interpreter exit, mini-racer can hang the process."""
+        with self._lock:
+            if self._mr is not None:
+                self._mr.close()
+                self._mr = None
+
 
 def _new_parser_context() -> MiniRacer:
     """A MiniRacer on its own loop thread (never the caller's loop, which may close before the process)."""
@@ -111,6 +120,7 @@ def _new_parser_context() -> MiniRacer:
 
 
 _PARSER = _Parser()
+atexit.register(_PARSER.close)
 
 
 def load_script(source: str, filename: str) -> WorkflowScript:

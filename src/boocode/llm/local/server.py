@@ -33,6 +33,10 @@ _STOP_GRACE = 10.0
 _LOG_TAIL_BYTES = 3000
 
 
+# Requests one server decodes at once (llama.cpp slots, continuous batching).
+SLOTS = 4
+
+
 class LocalServer:
     """One llama.cpp server process serving the GGUF at `model_path` as `model_name`.
 
@@ -47,7 +51,7 @@ class LocalServer:
         *,
         model_name: str | None = None,
         threads: int = 2,
-        slots: int = 4,
+        slots: int = SLOTS,
         ctx_per_slot: int = 8192,
         startup_timeout: float = 180.0,
     ) -> None:

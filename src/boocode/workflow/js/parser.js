@@ -70,6 +70,21 @@
     return { meta: literal(init), exportStart: first.start };
   }
 
+  function isName(node, name) {
+    return node.type === "Identifier" && node.name === name;
+  }
+
+  function isMember(node, object, property) {
+    if (node.type !== "MemberExpression" || !isName(node.object, object)) return false;
+    const key = node.property;
+    return node.computed ? key.type === "Literal" && key.value === property : isName(key, property);
+  }
+
+  // The same wording as the sandbox's runtime guards (prelude.js): refused before the run starts.
+  function nondeterministic(what, advice = "pass a timestamp in through args instead") {
+    return `${what} is not available in workflow scripts (breaks resume); ${advice}`;
+  }
+
   function forbidden(node, first) {
     switch (node.type) {
       case "ImportDeclaration":
@@ -83,9 +98,14 @@
       case "ExportAllDeclaration":
         return node === first ? null : "only `export const meta` may be exported";
       case "CallExpression":
-        return node.callee.type === "Identifier" && node.callee.name === "require"
-          ? "`require()` is not available in workflow scripts"
-          : null;
+        if (isName(node.callee, "require")) return "`require()` is not available in workflow scripts";
+        if (isName(node.callee, "Date")) return nondeterministic("Date()");
+        if (isMember(node.callee, "Date", "now")) return nondeterministic("Date.now()");
+        if (isMember(node.callee, "Math", "random"))
+          return nondeterministic("Math.random()", "vary prompts by index or pass a seed in through args instead");
+        return null;
+      case "NewExpression":
+        return isName(node.callee, "Date") && node.arguments.length === 0 ? nondeterministic("new Date()") : null;
       default:
         return null;
     }

@@ -26,14 +26,19 @@
 
   // ---- bridge ------------------------------------------------------------------------------------
   function host(op, args) {
+    return request(op, args).promise;
+  }
+
+  function request(op, args) {
     if (pending.size >= MAX_PENDING)
       throw new Error(`more than ${MAX_PENDING} host calls in flight; await some before starting more`);
     const text = stringify(args);
     const id = nextId++;
-    return new PromiseCtor((resolve, reject) => {
+    const promise = new PromiseCtor((resolve, reject) => {
       pending.set(id, { resolve, reject });
       outbox.push([id, op, text]);
     });
+    return { id, promise };
   }
 
   function notify(op, args) {
@@ -208,6 +213,40 @@
     notify("phase", { title: String(title).slice(0, 500) });
   }
 
+  // ---- timers (Node's semantics: the host sleeps; cleared timers are cancelled there too) -----------
+  const MAX_DELAY = 2147483647;
+  const timers = new Map(); // timer id -> host request id
+  let nextTimer = 1;
+
+  function setTimeout(callback, delay, ...rest) {
+    if (typeof callback !== "function")
+      throw new TypeError("setTimeout(): the callback must be a function (strings are not evaluated)");
+    let ms = Number(delay);
+    if (!(ms >= 1 && ms <= MAX_DELAY)) ms = 1;
+    const timer = nextTimer++;
+    const { id, promise } = request("sleep", { ms: Math.trunc(ms) });
+    timers.set(timer, id);
+    promise.then(
+      () => {
+        if (!timers.delete(timer)) return;
+        try {
+          callback(...rest);
+        } catch (err) {
+          if (!result) result = { ok: false, ...describe(err) };
+        }
+      },
+      () => timers.delete(timer),
+    );
+    return timer;
+  }
+
+  function clearTimeout(timer) {
+    const id = timers.get(timer);
+    if (id === undefined) return;
+    timers.delete(timer);
+    notify("clearTimeout", { request: id });
+  }
+
   const budget = freeze({
     get total() {
       return total;
@@ -260,7 +299,7 @@
     "ArrayBuffer", "SharedArrayBuffer", "DataView", "Atomics", "WebAssembly", "Int8Array", "Uint8Array",
     "Uint8ClampedArray", "Int16Array", "Uint16Array", "Int32Array", "Uint32Array", "Float16Array",
     "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array", "FinalizationRegistry", "WeakRef",
-    "Temporal", "ShadowRealm", "eval", "setTimeout", "clearTimeout", "__timer_manager", "console",
+    "Temporal", "ShadowRealm", "eval", "__timer_manager", "console",
   ];
   for (const name of REMOVED) {
     try {
@@ -293,6 +332,12 @@
   api.__bcSettle = settle;
   for (const name of getOwnPropertyNames(api))
     defineProperty(G, name, { value: api[name], writable: false, enumerable: false, configurable: false });
+  // mini-racer declares these with `var` (non-configurable): replace the value, keep the attributes.
+  for (const [name, value] of [["setTimeout", setTimeout], ["clearTimeout", clearTimeout]]) {
+    const own = getOwnPropertyDescriptor(G, name);
+    if (own && !own.configurable) defineProperty(G, name, { value, writable: false });
+    else defineProperty(G, name, { value, writable: false, enumerable: false, configurable: false });
+  }
   defineProperty(G, "then", { value: undefined, writable: false, configurable: false });
 
   // ---- freeze the intrinsics ---------------------------------------------------------------------
