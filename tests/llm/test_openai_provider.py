@@ -1,4 +1,4 @@
-"""What is OpenAI-specific in the OpenAI provider, through the real SDK against the fake server."""
+"""What is OpenAI-specific in the OpenAI provider, over real HTTP against the fake server."""
 
 from __future__ import annotations
 

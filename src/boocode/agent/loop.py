@@ -242,6 +242,7 @@ class _Agent:
             turns=self.turns,
             tool_calls=self.tool_calls,
         )
+        await self.rt.store.sync()  # the agent's rows were written behind: durable before it returns
 
     async def _attempts(self) -> Any:
         attempts = self.settings.stall_attempts

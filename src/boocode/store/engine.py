@@ -41,7 +41,7 @@ def _upgrade(connection: Connection) -> None:
         command.upgrade(cfg, "head")
 
 
-def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+def sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     for pragma in ("journal_mode=WAL", "busy_timeout=10000", "foreign_keys=ON", "synchronous=NORMAL"):
         cursor.execute(f"PRAGMA {pragma}")
@@ -87,7 +87,7 @@ def create_engine(url: str) -> AsyncEngine:
         raise StoreError(f"unsupported database {backend!r} in {url!r}: use sqlite or postgresql")
     engine = create_async_engine(parsed, **kwargs)
     if backend == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", sqlite_pragmas)
     return engine
 
 
