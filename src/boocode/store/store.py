@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -218,9 +219,7 @@ class Store:
             "tool_calls": tool_calls,
             "finished_at": utcnow(),
         }
-        await self.write_behind(
-            executing(update(t.sessions).where(t.sessions.c.id == session_id).values(**values))
-        )
+        await self.write_behind(updating(t.sessions, session_id, values))
 
     async def create_chat(
         self, session_id: str, attempt: int, system_prompt: str | None, first: Message | None = None
@@ -316,9 +315,7 @@ class Store:
                 output=usage.output,
                 reasoning=usage.reasoning,
             )
-        await self.write_behind(
-            executing(update(t.inference_calls).where(t.inference_calls.c.id == call_id).values(**values))
-        )
+        await self.write_behind(updating(t.inference_calls, call_id, values))
 
     async def list_sessions(self, limit: int = 20) -> list[RowMapping]:
         """The most recent sessions, newest first, with their summed usage."""
@@ -400,11 +397,19 @@ def inserting(table: Any, rows: list[dict[str, Any]]) -> WriteOp[None]:
     return op
 
 
-def executing(statement: Any) -> WriteOp[None]:
-    """A write operation (for `Store.write`) executing one statement."""
+@cache
+def _update_by_id(table: Any) -> Any:
+    # Built once: constructing an UPDATE per call was a tenth of a fan-out's CPU.
+    return update(table).where(table.c.id == bindparam("row_id"))
+
+
+def updating(table: Any, row_id: str, values: dict[str, Any]) -> WriteOp[None]:
+    """A write operation (for `Store.write`) setting `values` on the row of `table` with id `row_id`."""
+    statement = _update_by_id(table)
+    params = {"row_id": row_id, **values}
 
     def op(conn: Connection) -> None:
-        conn.execute(statement)
+        conn.execute(statement, params)
 
     return op
 
