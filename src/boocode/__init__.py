@@ -3,13 +3,13 @@
 from boocode.config import Settings, load_settings
 from boocode.errors import BoocodeError
 
-__all__ = ["BoocodeError", "Settings", "load_settings", "run_workflow"]
+__all__ = ["BoocodeError", "Settings", "load_settings", "resume_workflow", "run_workflow", "stop_workflow"]
 
 
 def __getattr__(name: str) -> object:
-    # `run_workflow` pulls in the sandbox and the store: import it only when asked for.
-    if name == "run_workflow":
-        from boocode.api import run_workflow
+    # The workflow functions pull in the sandbox and the store: import them only when asked for.
+    if name in ("run_workflow", "resume_workflow", "stop_workflow"):
+        from boocode import api
 
-        return run_workflow
+        return getattr(api, name)
     raise AttributeError(name)

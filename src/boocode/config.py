@@ -52,6 +52,13 @@ class Settings:
     script_cpu_seconds: float = 5.0
     run_timeout_seconds: float | None = None
     prefix_stagger_ms: int = 5000
+    run_lease_seconds: float = 15.0
+    search_url: str | None = None
+    search_backend: str = "searxng"
+    source_dirs: tuple[Path, ...] = ()
+    subagent_depth: int = 2
+    subagents_per_parent: int = 8
+    subagents_total: int = 50
     tools: ToolPolicySettings = field(default_factory=ToolPolicySettings)
     sources: Mapping[str, str] = field(default_factory=dict)
 
@@ -67,6 +74,8 @@ class Settings:
             if f.name in ("sources", "tools"):
                 continue
             value = self.models_path if f.name == "models_dir" else getattr(self, f.name)
+            if isinstance(value, tuple):
+                value = ",".join(map(str, value))
             shown = mask_secret(value) if f.name in SECRET_FIELDS else ("" if value is None else str(value))
             rows.append((f.name, shown, self.sources.get(f.name, "default")))
         for name in ("allow", "deny", "bash_allow"):
@@ -147,6 +156,20 @@ _SIMPLE: dict[str, tuple[str, str, Callable[[str, str], Any]]] = {
         "prefix_stagger_ms",
         lambda v, n: _parse_int(v, n, 0, 600_000),
     ),
+    "run_lease_seconds": ("BOOCODE_RUN_LEASE_SECONDS", "run_lease_seconds", _parse_float),
+    "search_url": ("BOOCODE_SEARCH_URL", "search_url", lambda v, n: v),
+    "search_backend": ("BOOCODE_SEARCH_BACKEND", "search_backend", lambda v, n: v),
+    "subagent_depth": ("BOOCODE_SUBAGENT_DEPTH", "subagent_depth", lambda v, n: _parse_int(v, n, 0, 10)),
+    "subagents_per_parent": (
+        "BOOCODE_SUBAGENTS_PER_PARENT",
+        "subagents_per_parent",
+        lambda v, n: _parse_int(v, n, 1, 256),
+    ),
+    "subagents_total": (
+        "BOOCODE_SUBAGENTS_TOTAL",
+        "subagents_total",
+        lambda v, n: _parse_int(v, n, 1, 100_000),
+    ),
 }
 _TOOLS = {"allow": "BOOCODE_ALLOW_TOOLS", "deny": "BOOCODE_DENY_TOOLS", "bash_allow": "BOOCODE_BASH_ALLOW"}
 # Provider-specific fallbacks used when the BOOCODE_ variable is unset.
@@ -226,6 +249,13 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
             tool_values[name] = _parse_list(tool_file[name], f"tools.{name} in {config_path}")
             sources[f"tools.{name}"] = str(config_path)
     values["tools"] = ToolPolicySettings(**tool_values)
+
+    # Folders of documents outside the project that search_docs/read_doc may read.
+    dirs = env.get("BOOCODE_SOURCE_DIRS") or file_values.get("source_dirs")
+    if dirs:
+        name = "BOOCODE_SOURCE_DIRS" if env.get("BOOCODE_SOURCE_DIRS") else f"source_dirs in {config_path}"
+        values["source_dirs"] = tuple(Path(d).expanduser() for d in _parse_list(dirs, name))
+        sources["source_dirs"] = "env" if env.get("BOOCODE_SOURCE_DIRS") else str(config_path)
 
     for key, value in overrides.items():
         if value is not None:

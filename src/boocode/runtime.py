@@ -14,7 +14,9 @@ from boocode.errors import ConfigError
 from boocode.llm.factory import open_provider
 from boocode.llm.retry import RetryPolicy
 from boocode.store.store import open_store
+from boocode.tasks.service import TaskService
 from boocode.tools.policy import ToolPolicy
+from boocode.tools.registry import tools_for
 
 
 def project_root(directory: str | Path | None) -> Path:
@@ -33,18 +35,20 @@ async def open_runtime(
     allow: Iterable[str] = (),
     progress: Callable[[str], None] | None = None,
 ) -> AsyncIterator[AgentRuntime]:
-    """An `AgentRuntime` for `project`, closed (store and provider) on exit."""
+    """An `AgentRuntime` for `project` with its background task service, closed (tasks, store and provider)
+    on exit."""
     root = project_root(project)
     store = await open_store(settings.db_url)
     try:
         handle = await open_provider(settings, progress)
         try:
-            yield AgentRuntime(
+            runtime = AgentRuntime(
                 settings=settings,
                 store=store,
                 provider=handle.provider,
                 project_root=root,
                 project_id=await store.ensure_project(root),
+                tools=tools_for(settings),
                 policy=ToolPolicy.from_settings(settings.tools, allow),
                 temperature=handle.temperature,
                 seed=handle.seed,
@@ -53,6 +57,8 @@ async def open_runtime(
                 provider_ready=handle.ready,
                 stagger=PrefixStagger(settings.prefix_stagger_ms / 1000),
             )
+            async with TaskService.attached(runtime):
+                yield runtime
         finally:
             await handle.provider.aclose()
     finally:

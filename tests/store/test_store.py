@@ -4,11 +4,14 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import func, select
 
 from boocode.errors import StoreError
 from boocode.llm.types import ImagePart, Message, ReasoningPart, TextPart, ToolCallPart, ToolResultPart, Usage
 from boocode.store import schema as t
+from boocode.store.engine import MIGRATIONS
 from boocode.store.store import Store, open_store
 
 
@@ -87,7 +90,9 @@ async def test_reopening_keeps_data_and_one_schema_version(db_url: str, tmp_path
         versions = (await conn.exec_driver_sql("SELECT version_num FROM alembic_version")).scalars().all()
         projects = (await conn.execute(select(func.count()).select_from(t.projects))).scalar()
     await second.aclose()
-    assert versions == ["0002"]
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    assert versions == [ScriptDirectory.from_config(cfg).get_current_head()]
     assert projects == 1
 
 

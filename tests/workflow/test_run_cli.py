@@ -234,3 +234,12 @@ def test_worktree_isolation_keeps_changes_apart(
     assert (kept / "new.txt").read_text() == "hi"
     assert not (kept.parent / "agent-1").exists()  # unchanged: removed
     assert "You are working in an isolated git worktree" in server.requests[0].system
+
+
+def test_an_agents_warning_is_kept_in_the_run_log(env: dict[str, str], project: Path) -> None:
+    write(project, "effortful", "return await agent('think hard', {label: 'thinker', effort: 'high'})")
+    out = run_json(env, project, "effortful")
+    assert (out["status"], out["result"]) == ("completed", "done: think hard")
+    shown = json.loads(boocode(env, project, "runs", "show", str(out["run_id"]), "--json").stdout)
+    [line] = shown["logs"]
+    assert line.startswith("[thinker] effort 'high' ignored")

@@ -273,7 +273,8 @@ async def test_timers(run: Runner) -> None:
 async def test_a_throwing_timer_callback_fails_the_run(run: Runner) -> None:
     with pytest.raises(ScriptRuntimeError, match="Error: late") as info:
         await run(
-            "setTimeout(() => {\n  throw new Error('late')\n}, 1)\nawait agent('a')\nawait new Promise(() => {})"
+            "setTimeout(() => {\n  throw new Error('late')\n}, 1)\n"
+            "await agent('a')\nawait new Promise(() => {})"
         )
     assert info.value.line == 3
 

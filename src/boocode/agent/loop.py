@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from boocode.agent import prompts
 from boocode.agent.inference import TurnContext, run_turn
@@ -61,6 +61,21 @@ class AgentSpec:
     max_output_tokens: int | None = None
 
 
+class AgentHook(Protocol):
+    """A service working alongside every agent of a runtime (`boocode.tasks.TaskService`)."""
+
+    def agent(
+        self, session_id: str, spec: AgentSpec, extras: dict[str, Any]
+    ) -> contextlib.AbstractAsyncContextManager[None]:
+        """Wraps the agent's whole run: may put what its tools need into `extras`; on exit, ends what the
+        agent left running."""
+        ...
+
+    async def notes(self, session_id: str) -> list[str]:
+        """Notes for the agent's next turn (a background task it started has ended); each is given once."""
+        ...
+
+
 @dataclass
 class AgentEvent:
     """Progress of one agent: kind is started, tool_call, tool_result, turn, warning, stall or finished."""
@@ -100,6 +115,7 @@ class AgentRuntime:
     provider_slots: asyncio.Semaphore | None = None
     provider_ready: Callable[[], Awaitable[object]] | None = None
     stagger: PrefixStagger | None = None
+    hook: AgentHook | None = None
 
 
 class AgentFailure(Exception):
@@ -200,8 +216,11 @@ class _Agent:
                 message=f"effort {self.spec.effort!r} ignored: {self.provider.name} has no "
                 "reasoning setting for this model",
             )
+        hook = self.rt.hook
+        around = hook.agent(self.session_id, self.spec, self.tool_ctx.extras) if hook else None
         try:
-            output = await self._attempts()
+            async with around or contextlib.nullcontext():
+                output = await self._attempts()
         except asyncio.CancelledError:
             await asyncio.shield(self._finish("cancelled", error="cancelled"))
             raise
@@ -279,6 +298,11 @@ class _Agent:
                 )
 
         while True:
+            notes = await self.rt.hook.notes(self.session_id) if self.rt.hook else []
+            if notes:  # background tasks that ended: told once, in the next request, and kept in the chat
+                note = Message("user", [TextPart("\n\n".join(notes))])
+                await self.rt.store.add_message(chat_id, len(messages), note)
+                messages.append(note)
             response = await self._turn(chat_id, len(messages), messages, progress, answer_phase)
             reply = response.message
             messages.append(reply)

@@ -7,9 +7,13 @@ import click
 from boocode.cli.agent_cmd import agent
 from boocode.cli.config_cmd import config
 from boocode.cli.model_cmd import model
+from boocode.cli.resume_cmd import resume
 from boocode.cli.run_cmd import run
 from boocode.cli.runs_cmd import runs
+from boocode.cli.serve_cmd import serve
 from boocode.cli.sessions_cmd import sessions
+from boocode.cli.stop_cmd import stop
+from boocode.cli.tasks_cmd import tasks
 from boocode.cli.workflows_cmd import workflows
 
 
@@ -22,7 +26,7 @@ def cli() -> None:
     """
 
 
-for command in (run, workflows, runs, agent, sessions, config, model):
+for command in (run, resume, stop, workflows, runs, agent, sessions, tasks, serve, config, model):
     cli.add_command(command)
 
 

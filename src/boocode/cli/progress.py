@@ -45,6 +45,8 @@ def event_line(event: RunEvent) -> str | None:
         return f"log: {d['message']}"
     if event.kind == "agent_started":
         return f"{where}{d['label']}: started"
+    if event.kind == "agent_finished" and d.get("cached"):
+        return f"{where}{d['label']}: cached (result from the journal)"
     if event.kind == "agent_finished":
         detail = f"{d['output_tokens'] or 0} output tokens" if d["status"] == "completed" else d["error"]
         return f"{where}{d['label']}: {d['status']} ({detail})"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -27,6 +28,16 @@ def parse_args_json(text: str | None) -> Any:
         ) from None
 
 
+def markdown_of(result: Any) -> str:
+    """The Markdown `--out` writes: a result's `markdown` string when it has one (the catalog workflows
+    return `{report, markdown}`), a string result as it is, anything else as JSON in a fenced block."""
+    if isinstance(result, dict) and isinstance(result.get("markdown"), str):
+        return str(result["markdown"])
+    if isinstance(result, str):
+        return result
+    return "```json\n" + json.dumps(result, ensure_ascii=False, indent=2) + "\n```\n"
+
+
 @click.command()
 @click.argument("workflow")
 @click.option("--args", "args_json", help="The script's `args` as JSON (any JSON value).")
@@ -34,6 +45,11 @@ def parse_args_json(text: str | None) -> Any:
 @click.option("--project", type=click.Path(), help="Project directory the agents work in (default: here).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: run_id, status, result, ...")
 @click.option("--no-live", is_flag=True, help="Plain progress lines on stderr, even on a terminal.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    help="Also write the result as Markdown to this file (atomically).",
+)
 def run(
     workflow: str,
     args_json: str | None,
@@ -41,6 +57,7 @@ def run(
     project: str | None,
     as_json: bool,
     no_live: bool,
+    out: str | None,
 ) -> None:
     """Run WORKFLOW (a name from `boocode workflows`, or a path to a .js script)."""
     from boocode.workflow.discovery import resolve
@@ -62,6 +79,13 @@ def run(
             click.echo(
                 result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, indent=2)
             )
+        if out is not None:
+            if outcome.status == "completed":
+                from boocode.tools.files import _atomic_write
+
+                _atomic_write(Path(out), out, markdown_of(outcome.result))
+            else:
+                click.echo(f"boocode: {out} not written: the run {outcome.status}", err=True)
         if outcome.status == "failed" and not as_json:
             click.echo(f"boocode: error: run {outcome.run_id} failed: {outcome.error}", err=True)
         return {"completed": 0, "failed": 1}.get(outcome.status, 130)

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData(
@@ -144,7 +145,16 @@ runs = Table(
     Column("budget_total", Integer, nullable=True),
     _ts("started_at"),
     _ts("finished_at", nullable=True),
+    # Ownership: the process running the run renews its lease; an expired lease means nobody runs it.
+    Column("owner", String(120), nullable=True),
+    _ts("lease_expires_at", nullable=True),
+    _ts("stop_requested_at", nullable=True),
+    Column("resume_count", Integer, nullable=False, server_default="0"),
+    # A nested run is the parent's `workflow()` call number `call_occurrence` with key `call_key`.
+    Column("call_key", String(64), nullable=True),
+    Column("call_occurrence", Integer, nullable=True),
     Index("ix_runs_started_at", "started_at"),
+    Index("uq_runs_call", "parent_run_id", "call_key", "call_occurrence", unique=True),
 )
 
 run_agents = Table(
@@ -170,7 +180,13 @@ run_agents = Table(
     Column("tool_uses", Integer, nullable=False, default=0),
     _ts("started_at", nullable=True),
     _ts("finished_at", nullable=True),
-    UniqueConstraint("run_id", "idx"),
+    # Journal: one row per (key, occurrence); `idx` is the start position in attempt `resume_no` (0 = the
+    # first run) that last reached the call; `attempts` counts live executions; `cached` says that attempt
+    # served the stored result.
+    Column("resume_no", Integer, nullable=False, server_default="0"),
+    Column("attempts", Integer, nullable=False, server_default="1"),
+    Column("cached", Boolean, nullable=False, server_default=false()),
+    Index("uq_run_agents_journal", "run_id", "key", "occurrence", unique=True),
 )
 
 run_logs = Table(
@@ -180,4 +196,56 @@ run_logs = Table(
     Column("run_id", String(40), ForeignKey("runs.id"), nullable=False, index=True),
     Column("message", Text, nullable=False),
     _ts("created_at"),
+)
+
+# Every event a run emits, in order: the server's live stream tails this table (the id is the SSE event id),
+# so runs in other processes can be watched too.
+run_events = Table(
+    "run_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(40), ForeignKey("runs.id"), nullable=False, index=True),
+    Column("kind", String(30), nullable=False),
+    Column("data", JSON, nullable=False),
+    _ts("created_at"),
+)
+
+# Background tasks: subagents and workflow runs an agent started (`boocode.tasks`). The process running a task
+# keeps a lease on it; a queued or running task whose lease expired was interrupted.
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("project_id", String(40), ForeignKey("projects.id"), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("parent_session_id", String(40), ForeignKey("sessions.id"), nullable=True),
+    Column("depth", Integer, nullable=False),
+    Column("detached", Boolean, nullable=False, server_default=false()),
+    Column("rerun_of", String(40), ForeignKey("tasks.id"), nullable=True),
+    Column("prompt", Text, nullable=False),
+    Column("label", Text, nullable=True),
+    Column("agent_type", Text, nullable=True),
+    Column("model", Text, nullable=True),
+    Column("json_schema", JSON, nullable=True),
+    Column("session_id", String(40), ForeignKey("sessions.id"), nullable=True),
+    Column("run_id", String(40), ForeignKey("runs.id"), nullable=True),
+    Column("script_path", Text, nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("result", JSON, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("turns", Integer, nullable=False, server_default="0"),
+    Column("tool_calls", Integer, nullable=False, server_default="0"),
+    Column("last_tool", Text, nullable=True),
+    Column("usage", JSON, nullable=True),
+    Column("owner", String(120), nullable=True),
+    _ts("lease_expires_at", nullable=True),
+    _ts("cancel_requested_at", nullable=True),
+    _ts("created_at"),
+    _ts("started_at", nullable=True),
+    _ts("finished_at", nullable=True),
+    # When the parent agent was told the task ended (a note in its next turn, or the result it collected).
+    _ts("notified_at", nullable=True),
+    Index("ix_tasks_created_at", "created_at"),
+    Index("ix_tasks_parent_session_id", "parent_session_id"),
+    Index("ix_tasks_status", "status"),
 )

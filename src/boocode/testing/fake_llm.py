@@ -97,6 +97,7 @@ class FakeReply:
     - `usage`: counts to report (None: estimated from the sizes); `report_usage=False` reports none.
     - `error`: answer with an HTTP error instead.
     - `delay`: seconds to wait before answering.
+    - `hold`: wait before answering until this event is set (or the server stops), so a test decides when.
     - `cut_after`: drop the connection after this many stream events, with no finish.
     - `chunks`: stream exactly these events instead (a dict is one SSE event, a str is sent as it is);
       plain (non-streaming) requests ignore it.
@@ -110,6 +111,7 @@ class FakeReply:
     report_usage: bool = True
     error: FakeError | None = None
     delay: float = 0.0
+    hold: threading.Event | None = None
     cut_after: int | None = None
     chunks: Sequence[Chunk] | None = None
 
@@ -697,6 +699,8 @@ class FakeLLMServer:
                 self._errors.append(exc)
             return JSONResponse(wire.error(FakeError(500, f"fake responder raised {exc!r}")), status_code=500)
         await self._pause(reply.delay)
+        if reply.hold is not None:
+            await self._hold(reply.hold)
         if reply.error is not None:
             return _error_response(wire, reply.error)
         reply_id = f"fake-{next(self._ids)}"
@@ -704,6 +708,11 @@ class FakeLLMServer:
             return JSONResponse(wire.message(request, reply, reply_id))
         chunks = reply.chunks if reply.chunks is not None else wire.events(request, reply, reply_id)
         return StreamingResponse(_sse(wire, chunks, reply.cut_after), media_type="text/event-stream")
+
+    async def _hold(self, gate: threading.Event) -> None:
+        """Wait until `gate` is set or the server is stopping (checked off the loop, 20 times a second)."""
+        while not gate.is_set() and not (self._stopping is not None and self._stopping.is_set()):
+            await asyncio.to_thread(gate.wait, 0.05)
 
     async def _pause(self, seconds: float) -> None:
         """Wait `seconds`, or less if the server is stopping."""

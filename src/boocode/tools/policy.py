@@ -12,6 +12,9 @@ from boocode.config import ToolPolicySettings
 from boocode.errors import ToolError
 
 DEFAULT_ALLOWED = frozenset({"read_file", "list_files", "grep", "write_file", "edit_file"})
+# Read-only tools confined like read_file (the git tools, repo_areas, and the document tools, which may also
+# read the source folders the settings allow): a runtime built from settings allows them too.
+READ_ONLY_DEFAULTS = frozenset({"git_changes", "git_diff", "repo_areas", "search_docs", "read_doc"})
 
 # A bash_allow pattern only ever admits a simple command: no chaining, pipes, redirection or substitution.
 _SHELL_OPERATORS = re.compile(r"[;&|<>`$\n\r]")
@@ -30,9 +33,10 @@ class ToolPolicy:
 
     @classmethod
     def from_settings(cls, settings: ToolPolicySettings, extra_allow: Iterable[str] = ()) -> ToolPolicy:
-        """The defaults, plus the settings' allow list and `extra_allow` (the CLI's `--allow TOOL`)."""
+        """The defaults and read-only defaults, plus the settings' allow list and `extra_allow` (the CLI's
+        `--allow TOOL`)."""
         return cls(
-            allowed=DEFAULT_ALLOWED | frozenset(settings.allow) | frozenset(extra_allow),
+            allowed=DEFAULT_ALLOWED | READ_ONLY_DEFAULTS | frozenset(settings.allow) | frozenset(extra_allow),
             denied=frozenset(settings.deny),
             bash_allow=tuple(settings.bash_allow),
         )

@@ -2,22 +2,55 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from boocode.config import Settings
 from boocode.errors import ToolError
 from boocode.llm.types import ToolCallPart, ToolResultPart
+from boocode.tools.areas import REPO_AREAS
 from boocode.tools.base import Tool, ToolContext, ToolOutput
+from boocode.tools.docs import doc_tools
 from boocode.tools.files import EDIT_FILE, READ_FILE, WRITE_FILE
+from boocode.tools.git import GIT_CHANGES, GIT_DIFF
+from boocode.tools.repeats import guard_repeats
 from boocode.tools.search import GREP, LIST_FILES
 from boocode.tools.shell import BASH
+from boocode.tools.subagents import SUBAGENT_TOOLS
 from boocode.tools.web import WEB_FETCH
+from boocode.tools.web_search import search_backend, web_search_tool
+from boocode.tools.workflow_tool import WORKFLOW
 
 ALL_TOOLS: dict[str, Tool] = {
     tool.name: tool for tool in (READ_FILE, LIST_FILES, GREP, WRITE_FILE, EDIT_FILE, BASH, WEB_FETCH)
 }
+# Background subagents and workflow runs (`boocode.tasks`); not allowed by the default policy.
+ALL_TOOLS |= {tool.name: tool for tool in (*SUBAGENT_TOOLS, WORKFLOW)}
+
+# Tools that start more agents. Agents a workflow script runs never get them: the script is the orchestration,
+# and the run's concurrency, agent-count and budget caps would not cover agents its agents started.
+ORCHESTRATION_TOOLS = frozenset({*(tool.name for tool in SUBAGENT_TOOLS), WORKFLOW.name})
+
+
+def workflow_agent_tools(names: Iterable[str] | None, tools: Mapping[str, Tool]) -> list[str]:
+    """The tools a workflow agent gets: `names` (None: all of `tools`) without the orchestration tools."""
+    return [name for name in (tools if names is None else names) if name not in ORCHESTRATION_TOOLS]
+
+
+def tools_for(settings: Settings) -> dict[str, Tool]:
+    """The tools a runtime built from `settings` offers: the built-in ones, `git_changes`, `git_diff`,
+    `repo_areas`, `search_docs` and `read_doc` (reading the project and `settings.source_dirs`), and
+    `web_search` when a search backend is configured. An agent's second identical call to a tool that only
+    reads files is refused (`boocode.tools.repeats`)."""
+    tools = dict(ALL_TOOLS)
+    for tool in (GIT_CHANGES, GIT_DIFF, REPO_AREAS, *doc_tools(settings.source_dirs)):
+        tools[tool.name] = tool
+    backend = search_backend(settings.search_backend, settings.search_url)
+    if backend is not None:
+        tools["web_search"] = web_search_tool(backend)
+    return guard_repeats(tools)
 
 
 async def execute_tool_call(

@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.engine import RowMapping
+
 from boocode.agent.loop import AgentEvent, AgentResult, AgentRuntime, AgentSpec, run_agent
 from boocode.agent.structured import check_schema
 from boocode.agent.types import find_agent_type
@@ -18,8 +20,10 @@ from boocode.llm.images import load_image
 from boocode.llm.types import Usage
 from boocode.store.runs import RunRecords
 from boocode.store.store import utcnow
+from boocode.tools.registry import workflow_agent_tools
 from boocode.workflow.budget import Budget, BudgetExhausted
 from boocode.workflow.events import Listener, RunEvent
+from boocode.workflow.journal import Journal
 from boocode.workflow.keys import agent_key
 from boocode.workflow.sandbox import ScriptHostError
 from boocode.workflow.worktree import REMINDER, worktree
@@ -46,6 +50,7 @@ class SharedRun:
     budget: Budget
     semaphore: asyncio.Semaphore
     emit: Listener
+    journal: Journal
     failures: list[dict[str, str]] = field(default_factory=list)
     totals: RunTotals = field(default_factory=RunTotals)
     started: int = 0
@@ -129,7 +134,8 @@ class RunHost:
             images=images,
             agent_type=type_name,
             system=kind.system_prompt if kind else None,
-            tools=kind.tools if kind else None,
+            # Never the subagent or workflow tools: the script orchestrates (Claude Code's rule too).
+            tools=workflow_agent_tools(kind.tools if kind else None, self.shared.runtime.tools),
         )
 
     async def agent(self, prompt: Any, opts: dict[str, Any]) -> Any:
@@ -147,16 +153,19 @@ class RunHost:
         key = agent_key(spec.prompt, opts)
         occurrence = self.occurrences[key]
         self.occurrences[key] += 1
+        stored = shared.journal.cached_result(self.run_id, key, occurrence, idx, label, phase)
+        if stored is not None:
+            return self._cached(stored, idx, label, phase)
         options = {k: opts[k] for k in ("schema", "model", "effort", "agentType", "isolation") if k in opts}
-        row = await shared.records.add_agent(
-            run_id=self.run_id,
+        row = await shared.journal.admit(
+            self.run_id,
+            key,
+            occurrence,
             idx=idx,
             label=label,
             phase=phase,
             prompt=spec.prompt,
             options=options or None,
-            key=key,
-            occurrence=occurrence,
             status="queued",
         )
         info = {"agent_id": row, "label": label, "phase": phase}
@@ -165,9 +174,18 @@ class RunHost:
         try:
             result = await self._execute(spec, row, {**info, "idx": idx}, isolated)
         except asyncio.CancelledError:
-            await asyncio.shield(shared.records.update_agent(row, status="stopped", finished_at=utcnow()))
+            await asyncio.shield(shared.records.update_agent(row, status="interrupted", finished_at=utcnow()))
             raise
         return self._outcome(result, label)
+
+    def _cached(self, stored: RowMapping, idx: int, label: str, phase: str | None) -> Any:
+        """A call served from the journal: its stored result, with no concurrency slot, budget or request."""
+        info = {"agent_id": stored["id"], "label": label, "phase": phase, "idx": idx, "cached": True}
+        self.shared.emit(RunEvent("agent_queued", self.run_id, info))
+        finished = {"status": "completed", "error": None, "output_tokens": 0, "input_tokens": 0}
+        finished |= {"cache_read_tokens": 0, "tool_calls": 0, "model": stored["model"]}
+        self.shared.emit(RunEvent("agent_finished", self.run_id, {**info, **finished}))
+        return stored["result"]
 
     async def _execute(self, spec: AgentSpec, row: str, info: dict[str, Any], isolated: bool) -> AgentResult:
         shared = self.shared
@@ -178,16 +196,18 @@ class RunHost:
             await shared.records.update_agent(row, status="failed", error=str(exc), finished_at=utcnow())
             raise ScriptHostError(str(exc)) from None
         used = 0
+        notes: list[str] = []  # the agent's warnings, for the run log once it ends
         try:
             async with shared.semaphore:
-                await shared.records.update_agent(row, status="running", started_at=utcnow())
+                await shared.records.update_agent(row, wait=False, status="running", started_at=utcnow())
                 shared.emit(RunEvent("agent_started", self.run_id, info))
 
                 def progress(event: AgentEvent) -> None:
-                    if event.kind in ("tool_call", "turn"):
+                    if event.kind in ("started", "tool_call", "turn"):
                         shared.emit(RunEvent("agent_progress", self.run_id, {**info, event.kind: event.data}))
                     elif event.kind in ("warning", "stall"):
                         message = f"[{info['label']}] {event.data['message']}"
+                        notes.append(message)
                         shared.emit(RunEvent("log", self.run_id, {"message": message}))
 
                 spec.max_output_tokens = granted
@@ -198,6 +218,8 @@ class RunHost:
             used = result.usage.output or 0
         finally:
             await asyncio.shield(shared.budget.settle(granted if shared.budget.total else 0, used))
+        for message in notes:
+            await shared.records.add_log(self.run_id, message)
         await self._record(row, result, info)
         return result
 
@@ -206,7 +228,7 @@ class RunHost:
     ) -> AgentResult:
         """Run the agent in a fresh git worktree; a changed worktree is kept and reported in the run log."""
         runtime = self.shared.runtime
-        target = runtime.settings.home / "worktrees" / self.run_id / f"agent-{idx}"
+        target = runtime.settings.home / "worktrees" / self.run_id / self.shared.journal.worktree_name(idx)
         try:
             async with worktree(runtime.project_root, target) as tree:
                 spec.root = tree.path
@@ -249,6 +271,10 @@ class RunHost:
                     "status": result.status,
                     "error": result.error,
                     "output_tokens": result.usage.output,
+                    "input_tokens": result.usage.input_total,
+                    "cache_read_tokens": result.usage.cache_read,
+                    "tool_calls": result.tool_calls,
+                    "model": result.model,
                 },
             )
         )

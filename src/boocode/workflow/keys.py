@@ -1,4 +1,5 @@
-"""The journal key of an `agent()` call: what makes two calls the same work (label and phase excluded)."""
+"""Journal keys: what makes two `agent()` calls (label and phase excluded), or two `workflow()` calls, the
+same work."""
 
 from __future__ import annotations
 
@@ -7,15 +8,25 @@ import json
 from typing import Any
 
 
-def agent_key(prompt: str, opts: dict[str, Any]) -> str:
-    """SHA-256 of the canonical JSON of the prompt and the behaviour-changing options."""
-    material = {
-        "prompt": prompt,
-        "schema": opts.get("schema"),
-        "model": opts.get("model"),
-        "effort": opts.get("effort"),
-        "agentType": opts.get("agentType"),
-        "isolation": opts.get("isolation"),
-    }
+def _digest(material: dict[str, Any]) -> str:
     canonical = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def agent_key(prompt: str, opts: dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of the prompt and the behaviour-changing options."""
+    return _digest(
+        {
+            "prompt": prompt,
+            "schema": opts.get("schema"),
+            "model": opts.get("model"),
+            "effort": opts.get("effort"),
+            "agentType": opts.get("agentType"),
+            "isolation": opts.get("isolation"),
+        }
+    )
+
+
+def workflow_key(ref: Any, args: Any) -> str:
+    """SHA-256 of the canonical JSON of a `workflow()` call's reference (name or {scriptPath}) and args."""
+    return _digest({"ref": ref, "args": args})

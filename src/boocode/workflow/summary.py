@@ -2,30 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy.engine import RowMapping
-
-FINISHED = ("completed", "failed", "stopped")
+FINISHED = ("completed", "failed", "stopped", "interrupted")
 
 
-def phase_summary(agents: Sequence[RowMapping]) -> list[dict[str, Any]]:
-    """One entry per phase, in the order agents first used it: agent counts, tokens and elapsed seconds."""
-    phases: dict[str | None, dict[str, Any]] = {}
+def _empty(phase: str | None) -> dict[str, Any]:
+    return {
+        "phase": phase,
+        "agents": 0,
+        "finished": 0,
+        "input_tokens": 0,
+        "output_tokens": 0,
+        "started": None,
+        "ended": None,
+    }
+
+
+def phase_summary(
+    agents: Sequence[Mapping[Any, Any]], declared: Sequence[str] = (), *, group: str | None = None
+) -> list[dict[str, Any]]:
+    """One entry per phase: agent counts, tokens and elapsed seconds.
+
+    The `declared` phases (`meta.phases`) come first, in their order, even before any agent used them;
+    then the others in the order agents first used them. With `group`, all `agents` form that one entry
+    (a nested workflow's "▸ name").
+    """
+    phases: dict[str | None, dict[str, Any]] = {title: _empty(title) for title in declared}
     for agent in agents:
-        entry = phases.setdefault(
-            agent["phase"],
-            {
-                "phase": agent["phase"],
-                "agents": 0,
-                "finished": 0,
-                "input_tokens": 0,
-                "output_tokens": 0,
-                "started": None,
-                "ended": None,
-            },
-        )
+        title = group if group is not None else agent["phase"]
+        entry = phases.setdefault(title, _empty(title))
         entry["agents"] += 1
         entry["finished"] += agent["status"] in FINISHED
         entry["input_tokens"] += agent["input_tokens"] or 0

@@ -1,0 +1,1 @@
+"""A small inventory service used to measure boocode's review workflows."""

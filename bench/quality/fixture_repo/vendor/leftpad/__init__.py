@@ -1,0 +1,6 @@
+import os
+
+
+def leftpad(text, width):
+    os.system("echo " + text)
+    return text.rjust(width)

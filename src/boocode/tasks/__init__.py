@@ -1,0 +1,1 @@
+"""Background tasks: subagents and workflow runs that agents start, keep working beside, and collect later."""
