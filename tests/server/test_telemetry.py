@@ -148,9 +148,10 @@ async def test_otlp_export_over_http_when_the_endpoint_is_set(
     assert provider is not None
     monkeypatch.setattr(telemetry, "otlp_provider", lambda: provider)
     async with opened_store(settings.db_url) as store:
-        traced = tracer_from_env(store)
-    assert isinstance(traced, RunTracer)
-    await _run_traced(settings, project, traced.tracer)
+        assert isinstance(tracer_from_env(store), RunTracer)
+    async with open_runtime(settings, project) as runtime:  # the runner traces by itself
+        outcome = await WorkflowRunner(runtime).run(resolve("fan", project, settings.home), args=["a"])
+    assert outcome.status == "completed"
     assert provider.force_flush(10_000)
     provider.shutdown()
     spans = [

@@ -9,10 +9,12 @@ from typing import Any
 import click
 from sqlalchemy.engine import RowMapping
 
+from boocode.cache_shape import CacheShape
 from boocode.cli.common import fail, run_async, settings_or_exit
 from boocode.errors import InputError
 from boocode.store.runs import UNFINISHED, RunRecords
 from boocode.store.store import opened_store
+from boocode.store.trace import TraceReader
 from boocode.workflow.summary import phase_summary
 
 
@@ -81,6 +83,22 @@ def show(run_id: str, as_json: bool) -> None:
                 (child, [_as_of(child["status"], a) for a in await records.agents(child["id"])])
                 for child in await records.children(run_id)
             ]
+            everyone = [*agents, *(a for _, child_agents in nested for a in child_agents)]
+            usage = await TraceReader(store).session_usage(
+                [a["session_id"] for a in everyone if a["session_id"]]
+            )
+        # The cache badge's numbers (`boocode.cache_shape`): per agent, summed per phase and for the run.
+        cache = {
+            a["id"]: usage[a["session_id"]].cache if a["session_id"] in usage else CacheShape()
+            for a in everyone
+        }
+        by_phase: dict[str | None, CacheShape] = {}
+        for a in agents:
+            by_phase[a["phase"]] = by_phase.get(a["phase"], CacheShape()) + cache[a["id"]]
+        for child, child_agents in nested:
+            group = nested_group(child)
+            by_phase[group] = sum((cache[a["id"]] for a in child_agents), by_phase.get(group, CacheShape()))
+        total = sum(cache.values(), CacheShape())
         phases = phase_summary(agents, declared_phases(run))
         for child, child_agents in nested:
             phases += phase_summary(child_agents, group=nested_group(child))
@@ -98,7 +116,10 @@ def show(run_id: str, as_json: bool) -> None:
             )
             data = {k: run[k] for k in keep}
             data["logs"] = logs
-            data["phases"] = phases
+            data["cache"] = total.as_json()
+            data["phases"] = [
+                {**p, "cache": by_phase.get(p["phase"], CacheShape()).as_json()} for p in phases
+            ]
             data["agents"] = [
                 {
                     k: a[k]
@@ -120,6 +141,7 @@ def show(run_id: str, as_json: bool) -> None:
                         "result",
                     )
                 }
+                | {"cache": cache[a["id"]].as_json()}
                 for a in agents
             ]
             data["nested"] = [
@@ -133,13 +155,15 @@ def show(run_id: str, as_json: bool) -> None:
             + (f"  (resumed {run['resume_count']}x)" if run["resume_count"] else "")
             + (f"  error: {run['error']}" if run["error"] else "")
         )
+        click.echo(total.text())
         for line in logs:
             click.echo(f"log: {line}")
         for p in phases:
             elapsed = "-" if p["elapsed_seconds"] is None else f"{p['elapsed_seconds']} s"
             click.echo(
                 f"phase {p['phase'] or '(none)'}: {p['finished']}/{p['agents']} agents done, "
-                f"{p['input_tokens']} in / {p['output_tokens']} out tokens, {elapsed}"
+                f"{p['input_tokens']} in / {p['output_tokens']} out tokens, {elapsed}; "
+                + by_phase.get(p["phase"], CacheShape()).text()
             )
         shown = [(a, f"[{a['phase']}] " if a["phase"] else "") for a in agents]
         shown += [(a, f"[{nested_group(child)}] ") for child, child_agents in nested for a in child_agents]
@@ -148,7 +172,7 @@ def show(run_id: str, as_json: bool) -> None:
             tries = f"  attempts {a['attempts']}" if a["attempts"] > 1 else ""
             click.echo(
                 f"{a['idx']:>4} {where}{a['label']}  {status}  out {a['output_tokens'] or 0}{tries}  "
-                f"session {a['session_id'] or '-'}"
+                f"{cache[a['id']].brief()}  session {a['session_id'] or '-'}"
             )
         for f in run["failures"] or []:
             click.echo(f"failure: {f['label']} failed: {f['error']}")

@@ -18,7 +18,6 @@ from boocode.workflow.events import RunEvent
 from boocode.workflow.journal import ResumeMode
 from boocode.workflow.lease import stop_run
 from boocode.workflow.manager import RunResult, WorkflowRunner
-from boocode.workflow.observe import RunObserver
 from boocode.workflow.script import WorkflowScript
 
 _log = logging.getLogger(__name__)
@@ -51,12 +50,8 @@ class RunLauncher:
                 started.set_result(event.run_id)
 
         async def main() -> RunResult:
-            async with open_runtime(self.settings, project) as runtime:
-                observer = RunObserver(runtime.store, listen)
-                try:
-                    return await drive(WorkflowRunner(runtime, observer))
-                finally:
-                    await asyncio.shield(observer.flush())
+            async with open_runtime(self.settings, project) as runtime:  # the runner stores the events
+                return await drive(WorkflowRunner(runtime, listen))
 
         task = loop.create_task(main())
         waiting: set[asyncio.Future[Any]] = {started, task}

@@ -22,6 +22,7 @@ from boocode.workflow.host import RunHost, SharedRun
 from boocode.workflow.journal import MODES, Journal, ResumeMode
 from boocode.workflow.keys import workflow_key
 from boocode.workflow.lease import Lease, owner_id, owner_is_dead
+from boocode.workflow.observe import RunObserver
 from boocode.workflow.sandbox import (
     UNDEFINED,
     Sandbox,
@@ -88,7 +89,11 @@ class WorkflowRunner:
     def __init__(self, runtime: AgentRuntime, on_event: Listener | None = None) -> None:
         self.runtime = runtime
         self.records = RunRecords(runtime.store)
-        self.on_event = on_event or (lambda _e: None)
+        # Every event also goes to the run event log (the server's live view) and, if set up, OpenTelemetry.
+        self.observer = (
+            on_event if isinstance(on_event, RunObserver) else RunObserver(runtime.store, on_event)
+        )
+        self.on_event: Listener = self.observer
         self.owner = owner_id()
         self.lease_seconds = runtime.settings.run_lease_seconds
 
@@ -287,6 +292,7 @@ class WorkflowRunner:
                 f"run {run_id} was taken over by another process after this one's lease expired"
             )
         self.on_event(RunEvent("run_finished", run_id, {"status": status, "error": error}))
+        await self.observer.flush()
         return RunResult(run_id, status, result, list(shared.failures), usage, error)
 
 
