@@ -3,9 +3,10 @@
 Small local models at temperature 0 often call the same tool with the same arguments again and again until
 the turn cap (measured: Qwen2.5-Coder-0.5B reviewing a diff called `git_diff` 50 times). A short refusal
 breaks most such loops where a repeated output or a note does not (measured: given the output again, told
-"same call as before, now answer" without an error, or refused with an error that repeats the output, the
-model went on repeating to the turn cap; refused with a bare error at the first repeat, it answered in 5 of
-6 reviews, and the turn cap bounds the rest). The refusal does not make a weak model's answer good (it may
+"same call as before, now answer" without an error, refused with an error that repeats the output, or
+refused with "use the previous output and answer now", the model went on repeating to the turn cap; refused
+with this module's error at the first repeat, it answered in 5 of 6 reviews, and the turn cap bounds the
+rest). The refusal does not make a weak model's answer good (it may
 answer with nothing), only cheap.
 
 So an agent's second identical call (same tool, same arguments) to a tool that only reads files
@@ -48,8 +49,8 @@ def _guarded(tool: Tool) -> Tool:
         key = f"{tool.name} {json.dumps(args, sort_keys=True)}"
         if key in calls:
             raise ToolError(
-                f"not run again: this {tool.name} call was already made and its output is the previous tool "
-                "result. Use that output and write your answer now"
+                f"you already called {tool.name} with these arguments; its output is above. Do not call it "
+                "again: give your answer now"
             )
         calls.add(key)
         return await tool.run(args, ctx)
