@@ -65,6 +65,11 @@ def test_all_tools_have_proper_schemas() -> None:
         "edit_file",
         "bash",
         "web_fetch",
+        "spawn_subagent",
+        "subagent_status",
+        "subagent_result",
+        "cancel_subagent",
+        "workflow",
     }
     for name, tool in ALL_TOOLS.items():
         assert tool.name == name
@@ -93,7 +98,8 @@ async def test_unknown_tool_lists_the_offered_ones(ctx: ToolContext) -> None:
     assert result.is_error
     assert result.content == (
         "unknown tool 'delete_everything'; the tools offered are: "
-        "bash, edit_file, grep, list_files, read_file, web_fetch, write_file"
+        "bash, cancel_subagent, edit_file, grep, list_files, read_file, spawn_subagent, subagent_result, "
+        "subagent_status, web_fetch, workflow, write_file"
     )
     assert (await call(ctx, {}, "x")).content == "unknown tool 'x'; the tools offered are: none"
 

@@ -12,8 +12,9 @@ from boocode.cli.common import fail, progress_line, run_async, settings_or_exit
 from boocode.errors import InputError
 from boocode.runtime import open_runtime, project_root
 from boocode.store.store import opened_store
+from boocode.tasks.control import TaskNotActiveError, cancel_task, status_now
 from boocode.tasks.records import TaskRecords
-from boocode.tasks.service import TaskNotActiveError, TaskService, cancel_task, status_now
+from boocode.tasks.service import TaskService
 
 _LIST_FIELDS = (
     "id",

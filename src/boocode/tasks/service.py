@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Coroutine, Mapping
+from collections.abc import AsyncIterator, Coroutine
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -31,7 +31,7 @@ from boocode.agent.types import find_agent_type
 from boocode.errors import BoocodeError, InputError, ToolError
 from boocode.llm.types import Usage
 from boocode.store.store import utcnow
-from boocode.tasks.records import ACTIVE, TaskRecords, new_task_id
+from boocode.tasks.records import TaskRecords, new_task_id
 from boocode.tools.subagents import TASKS_KEY, TaskInfo
 from boocode.workflow.lease import owner_id, owner_is_dead
 
@@ -572,40 +572,6 @@ class TaskService:
         task.detail["notification"] = notification(outcome, self.settings.home / "tasks")
         status = {"completed": "completed", "failed": "failed"}.get(result.status, "cancelled")
         await self._finish(task, status, result=result.result, error=result.error)
-
-
-class TaskNotActiveError(BoocodeError):
-    """A cancel was asked for a task that is not queued or running."""
-
-
-def status_now(row: Mapping[Any, Any]) -> dict[str, Any]:
-    """A task row as it is now: an active task of a process of this machine that is gone was interrupted
-    (the row says so once a runtime opens, or once its lease has expired)."""
-    task = dict(row)
-    if task["status"] in ACTIVE and owner_is_dead(task["owner"]):
-        task["status"] = "interrupted"
-    return task
-
-
-async def cancel_task(records: TaskRecords, task_id: str, lease_seconds: float) -> str:
-    """Cancel a task run by any process on this database, wait until it has ended and return its status
-    (`cancelled`, unless it ended otherwise first). Its process sees the request at its next lease renewal;
-    a task whose process is gone is recorded as interrupted here."""
-    row = await records.get(task_id)
-    if row is None:
-        raise InputError(f"there is no task {task_id!r} (see `boocode tasks --all`)")
-    if row["status"] not in ACTIVE:
-        raise TaskNotActiveError(f"task {task_id} is not running (it is {row['status']})")
-    await records.request_cancel(task_id)
-    pause = min(0.5, max(0.05, lease_seconds / 10))
-    while True:
-        if row["status"] not in ACTIVE or owner_is_dead(row["owner"]):
-            await records.interrupt_orphans([row["owner"]] if row["owner"] else [])
-        row = await records.get(task_id)
-        assert row is not None  # tasks are never deleted
-        if row["status"] not in ACTIVE:
-            return str(row["status"])
-        await asyncio.sleep(pause)  # another process runs it: only the database can tell us it ended
 
 
 class AgentTasks:
