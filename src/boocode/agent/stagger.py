@@ -45,8 +45,11 @@ class PrefixStagger:
             return
         leader = self._leaders.get(key)
         if leader is not None:
+            # `asyncio.timeout`, not `wait_for`: on Python 3.11 the latter can swallow a cancellation that
+            # arrives as the wait ends (bpo-42130), and a cancelled agent would then send its request.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(leader.wait(), self.max_wait)
+                async with asyncio.timeout(self.max_wait):
+                    await leader.wait()
             yield None
             return
         started = self._leaders[key] = asyncio.Event()
