@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import cast
 
@@ -10,21 +9,8 @@ import click
 
 from boocode.cli.common import progress_line, run_async, settings_or_exit
 from boocode.cli.progress import progress_for
-from boocode.cli.run_cmd import parse_args_json
+from boocode.cli.run_cmd import parse_args_json, report_outcome
 from boocode.workflow.journal import MODES, ResumeMode
-from boocode.workflow.manager import RunResult
-
-
-def print_outcome(outcome: RunResult, as_json: bool) -> int:
-    """Print a run's result as `boocode run` does and return the exit code."""
-    if as_json:
-        click.echo(json.dumps(outcome.as_json(), ensure_ascii=False))
-    elif outcome.status == "completed" and outcome.result is not None:
-        result = outcome.result
-        click.echo(result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, indent=2))
-    if outcome.status == "failed" and not as_json:
-        click.echo(f"boocode: error: run {outcome.run_id} failed: {outcome.error}", err=True)
-    return {"completed": 0, "failed": 1}.get(outcome.status, 130)
 
 
 @click.command()
@@ -77,6 +63,6 @@ def resume(
             with progress_for(sys.stderr, live=not no_live) as listener:
                 runner = WorkflowRunner(runtime, listener)
                 outcome = await runner.resume(run_id, mode=cast(ResumeMode, mode), script=script, args=args)
-        return print_outcome(outcome, as_json)
+        return report_outcome(outcome, as_json)
 
     run_async(main)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -13,6 +13,9 @@ from boocode.cli.common import progress_line, run_async, settings_or_exit
 from boocode.cli.progress import progress_for
 from boocode.errors import InputError
 from boocode.runtime import open_runtime, project_root
+
+if TYPE_CHECKING:
+    from boocode.workflow.manager import RunResult
 
 
 def parse_args_json(text: str | None) -> Any:
@@ -26,6 +29,25 @@ def parse_args_json(text: str | None) -> Any:
         raise InputError(
             f"--args: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         ) from None
+
+
+def report_outcome(outcome: RunResult, as_json: bool, out: str | None = None) -> int:
+    """Print a run's outcome as `boocode run` does (and write `--out`); return the exit code."""
+    if as_json:
+        click.echo(json.dumps(outcome.as_json(), ensure_ascii=False))
+    elif outcome.status == "completed" and outcome.result is not None:
+        result = outcome.result
+        click.echo(result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, indent=2))
+    if out is not None:
+        if outcome.status == "completed":
+            from boocode.tools.files import _atomic_write
+
+            _atomic_write(Path(out), out, markdown_of(outcome.result))
+        else:
+            click.echo(f"boocode: {out} not written: the run {outcome.status}", err=True)
+    if outcome.status == "failed" and not as_json:
+        click.echo(f"boocode: error: run {outcome.run_id} failed: {outcome.error}", err=True)
+    return {"completed": 0, "failed": 1}.get(outcome.status, 130)
 
 
 def markdown_of(result: Any) -> str:
@@ -72,22 +94,6 @@ def run(
         async with open_runtime(settings, root, progress=progress_line) as runtime:
             with progress_for(sys.stderr, live=not no_live) as listener:
                 outcome = await WorkflowRunner(runtime, listener).run(script, args=args, budget=budget)
-        if as_json:
-            click.echo(json.dumps(outcome.as_json(), ensure_ascii=False))
-        elif outcome.status == "completed" and outcome.result is not None:
-            result = outcome.result
-            click.echo(
-                result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, indent=2)
-            )
-        if out is not None:
-            if outcome.status == "completed":
-                from boocode.tools.files import _atomic_write
-
-                _atomic_write(Path(out), out, markdown_of(outcome.result))
-            else:
-                click.echo(f"boocode: {out} not written: the run {outcome.status}", err=True)
-        if outcome.status == "failed" and not as_json:
-            click.echo(f"boocode: error: run {outcome.run_id} failed: {outcome.error}", err=True)
-        return {"completed": 0, "failed": 1}.get(outcome.status, 130)
+        return report_outcome(outcome, as_json, out)
 
     run_async(main)
