@@ -324,3 +324,11 @@ def test_declared_phases_and_a_nested_run_group(client: TestClient, project: Pat
     assert nested["cache_read"] == WARM.cached and nested["input_tokens"] == 2 * COLD.input + WARM.input
     assert run["agents_total"] == 3 and run["usage"]["calls"] == 4
     assert len(client.get(f"/api/runs/{run_id}/agents").json()) == 3
+
+
+def test_a_nul_character_in_an_id_or_filter_is_a_validation_error(client: TestClient) -> None:
+    # Found by schemathesis on PostgreSQL, which refuses NUL in text parameters (it was a 500).
+    for url in ("/api/inference-calls?agent_id=a%00b", "/api/runs/wf_%00x", "/api/sessions/s%00"):
+        response = client.get(url)
+        assert response.status_code == 422, url
+        assert response.json()["detail"][0]["msg"] == "NUL character in the request"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -92,6 +92,18 @@ def create_app(server: ServerSettings) -> FastAPI:
     )
     app.state.server = server
     app.add_exception_handler(BoocodeError, _boocode_error)
+
+    @app.middleware("http")
+    async def refuse_nul(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        # No id, name or filter contains a NUL character, and PostgreSQL refuses one in any text parameter:
+        # answer as a validation error instead of failing inside the database.
+        queries = (("query", value) for value in request.query_params.values())
+        for where, value in (("path", request.url.path), *queries):
+            if "\x00" in value:
+                detail = [{"loc": [where], "msg": "NUL character in the request", "type": "value_error"}]
+                return JSONResponse({"detail": detail}, status_code=422)
+        return await call_next(request)
+
     guarded = [Depends(require_access)]
     for module in (workflows, runs, traces, tasks):
         app.include_router(module.router, dependencies=guarded)
