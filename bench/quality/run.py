@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import json
 import os
 import re
@@ -41,8 +40,8 @@ CORPUS = HERE / "corpus"
 WORKFLOWS = ("review-code", "find-issues", "deep-research")
 # Workflow options that keep a run within reach of a 2-core CPU with a small local model: small areas with
 # one general finder each, two rounds; one search angle (the question), few sources and claims; at most 8
-# findings verified. Each workflow is offered only the tools it uses (the others are denied, as
-# BOOCODE_DENY_TOOLS would): a small model then gets a much shorter prompt.
+# findings verified. No tools need denying: each agent of these workflows has an agent type (packaged in
+# boocode.agent.builtin_types) that offers only the tools of its role, so a small model's prompt stays short.
 FIND_ARGS = {"concerns": ["general"], "rounds": 2, "areaLines": 80, "maxFindings": 8}
 REVIEW_ARGS = {"maxFindings": 8}
 RESEARCH_ARGS = {
@@ -52,23 +51,6 @@ RESEARCH_ARGS = {
     "maxSources": 2,
     "claimsPerSource": 2,
     "maxClaims": 3,
-}
-TOOLS = {
-    "review-code": {"read_file", "git_changes", "git_diff"},
-    "find-issues": {"read_file", "repo_areas"},
-    "deep-research": {"search_docs", "read_doc"},
-}
-ALL = {
-    "git_changes",
-    "read_file",
-    "list_files",
-    "grep",
-    "write_file",
-    "edit_file",
-    "git_diff",
-    "repo_areas",
-    "search_docs",
-    "read_doc",
 }
 
 
@@ -174,9 +156,6 @@ def score_research(question: dict[str, Any], report: dict[str, Any]) -> dict[str
 
 async def run(name: str, args: Any, project: Path, settings: Settings) -> tuple[dict[str, Any], float]:
     started = time.monotonic()
-    if settings.provider == "local":
-        deny = tuple(sorted(ALL - TOOLS[name]))
-        settings = dataclasses.replace(settings, tools=dataclasses.replace(settings.tools, deny=deny))
 
     def progress(event: RunEvent) -> None:
         if event.kind in ("phase", "log") or (

@@ -176,8 +176,10 @@ async def test_turn_cap(fake: FakeLLMServer, make_runtime: MakeRuntime) -> None:
     provider = OpenAIProvider(fake.openai_base_url, "k", "fake-model")
     runtime = await make_runtime(provider, max_turns=3)
     result = await run_agent(AgentSpec("loop forever"), runtime)
-    assert (result.failure, result.turns) == ("turns", 3)
+    # Three tool turns, then one answer turn with no tools, whose reply (another call) is no answer.
+    assert (result.failure, result.turns) == ("turns", 4)
     assert "turn cap (3)" in (result.error or "")
+    assert [r.tools == [] for r in fake.requests] == [False, False, False, True]
 
 
 async def test_stalled_attempts_restart_then_fail(fake: FakeLLMServer, make_runtime: MakeRuntime) -> None:

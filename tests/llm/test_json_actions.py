@@ -16,6 +16,8 @@ from boocode.llm.retry import RetryPolicy
 from boocode.llm.types import ToolCallPart, ToolSpec
 from boocode.store.store import Store
 from boocode.testing.fake_llm import FakeLLMServer, FakeReply, FakeRequest
+from boocode.tools.registry import ALL_TOOLS
+from boocode.tools.repeats import guard_repeats
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +80,35 @@ async def test_tool_call_and_answer_as_constrained_json(
     assert transcript is not None
     stored = [p for m in transcript.chats[0][1] for p in m.parts]
     assert any(isinstance(p, ToolCallPart) and p.name == "read_file" for p in stored)
+
+
+async def test_the_answer_phase_after_tool_use_is_held_to_an_answer(
+    server: FakeLLMServer, store: Store, tmp_path: Path
+) -> None:
+    """A looping model's repeated read is refused; the no-tools request that follows still gets the
+    protocol's JSON, answer only, and the text agent returns the unwrapped answer."""
+    (tmp_path / "secret.txt").write_text("The password is TANGERINE.\n")
+    read = json.dumps({"tool": "read_file", "arguments": {"path": "secret.txt"}})
+
+    def responder(request: FakeRequest) -> FakeReply:
+        schema = request.json_schema or {}
+        if len(schema.get("anyOf", [])) > 1:  # tools offered: read (again)
+            return FakeReply(text=read)
+        return FakeReply(text=json.dumps({"answer": "TANGERINE"}))
+
+    server.reset()
+    server.responder = responder
+    provider = JsonActionProvider(OpenAIProvider(server.openai_base_url, "k", "fake-model"))
+    settings = load_settings(env={"BOOCODE_HOME": str(tmp_path / "home")})
+    project_id = await store.ensure_project(tmp_path)
+    runtime = AgentRuntime(
+        settings, store, provider, tmp_path, project_id, tools=guard_repeats(ALL_TOOLS), retry=RetryPolicy(0)
+    )
+    result = await run_agent(AgentSpec("What is the password in secret.txt?"), runtime)
+    await provider.aclose()
+    assert (result.status, result.output, result.turns) == ("completed", "TANGERINE", 3)
+    answer = server.requests[2]
+    assert answer.json_schema == action_schema([]) and answer.tools == []
+    refusal, nudge = answer.messages[-2:]
+    assert refusal["role"] == "user" and refusal["content"].startswith("Error from read_file:\nyou already")
+    assert nudge["role"] == "user" and nudge["content"].endswith("in plain text.")

@@ -34,6 +34,7 @@ async def test_the_same_read_is_refused_once_it_was_answered(root: Path, ctx: To
     again = await call(ctx, tools, "read_file", path="a.txt")
     assert again.is_error
     assert again.content.startswith("you already called read_file with these arguments; its output is above")
+    assert again.ends_tool_phase and not first.ends_tool_phase  # the agent loop asks for the answer next
     other = await call(ctx, tools, "read_file", path="a.txt", offset=1)  # other arguments: a new call
     assert other.content == "     1\talpha"
 

@@ -105,6 +105,17 @@ def test_research_votes_caps_citations_and_failures(
     report = out["result"]["report"]
     searched = next(str(tool_output(r)) for r in server.requests if tool_output(r))
     assert "best passages (3 documents" in searched and "docs/a.md:" in searched
+    # Each agent is offered only the tools of its role that exist and are allowed (no web here).
+    roles = {
+        "Write 3 short search queries": [],
+        "Find documents": ["search_docs"],
+        "Step 1: read the document": ["read_doc"],
+        "Check this claim": ["read_doc", "search_docs"],
+        "Evidence:": [],
+    }
+    for request in server.requests:
+        [tools] = [tools for text, tools in roles.items() if text in prompt_of(request)]
+        assert request.tools == tools, prompt_of(request)[:60]
 
     assert report["answer"] == "It lasts 18 months [1], or 40 ."
     assert report["cited"] == [1]

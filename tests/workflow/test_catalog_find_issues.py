@@ -82,6 +82,8 @@ def test_audit_scopes_skips_vendored_rounds_until_nothing_new_and_verifies(
         assert not any(skipped in p for p in prompts[1:]), skipped
     listed = json.loads(str(tool_output(server.requests[1])))
     assert listed["skipped"] == {"not source code": 2, "generated": 1, "vendored or build output": 1}
+    assert server.requests[0].tools == ["repo_areas"]  # the area-scout type: its one tool
+    assert all(r.tools == ["read_file", "git_diff", "grep"] for r in server.requests[2:])
 
     finders = [p for p in prompts if p.startswith(("Audit these files", "Review the file"))]
     assert len(finders) == 2 * 2 * 3  # areas x concerns x rounds: round 3 found nothing new

@@ -94,6 +94,15 @@ def test_review_of_uncommitted_changes_merges_votes_and_ranks(
     assert report["scope"]["files"] == ["a.py", "b.py"]  # b.py is untracked: new files are reviewed too
     tool_results = [tool_output(r) for r in server.requests if tool_output(r)]
     assert '{"path": "b.py", "hunks": [{"start": 1, "end": 3}]}' in tool_results[0]
+    # Each agent is offered only its role's tools (the packaged agent types), not every tool.
+    offered = {prompt_of(r).split(" ")[0]: r.tools for r in server.requests}
+    assert offered == {
+        "Call": ["git_changes"],
+        "Review": ["read_file", "git_diff", "grep"],
+        "Check": ["read_file", "git_diff", "grep"],
+    }
+    finder = next(r for r in server.requests if prompt_of(r).startswith("Review the change to a.py"))
+    assert "You review code for real defects." in finder.system
 
     [confirmed] = report["findings"]
     assert (confirmed["file"], confirmed["line"], confirmed["severity"]) == ("a.py", 3, "high")

@@ -2,7 +2,9 @@
 
 `run_agent()` validates everything it can before writing a row, then talks to the provider turn by turn,
 runs the tool calls the model makes, validates structured output, restarts a stalled attempt in a fresh
-chat (bounded), and records the outcome on the session.
+chat (bounded), and records the outcome on the session. When the tool phase ends (a call refused as a
+repeat, or the turn cap reached) the next request offers no tools and asks for the answer from the tool
+outputs above; at the turn cap that one answer turn is the last.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -155,10 +158,18 @@ class _Progress:
 
 
 async def run_agent(
-    spec: AgentSpec, runtime: AgentRuntime, on_event: Callable[[AgentEvent], None] | None = None
+    spec: AgentSpec,
+    runtime: AgentRuntime,
+    on_event: Callable[[AgentEvent], None] | None = None,
+    *,
+    durable: bool = True,
 ) -> AgentResult:
     """Run one agent to its end. Bad input raises before anything is stored; a cancelled agent is
-    recorded as cancelled and the cancellation propagates."""
+    recorded as cancelled and the cancellation propagates.
+
+    The agent's rows are written behind; with `durable` they have committed when this returns. A caller
+    that commits something of its own next passes `durable=False` and awaits that write instead (writes
+    commit in order), so the agent does not hold its concurrency slot while a commit comes back."""
     if spec.schema is not None:
         check_schema(spec.schema)
     caps = runtime.provider.capabilities
@@ -167,13 +178,16 @@ async def run_agent(
             f"provider {runtime.provider.name!r} (model {spec.model or runtime.provider.default_model}) "
             "cannot take images; use a vision-capable model"
         )
-    agent = _Agent(spec, runtime, on_event or (lambda _e: None))
+    agent = _Agent(spec, runtime, on_event or (lambda _e: None), durable)
     return await agent.run()
 
 
 class _Agent:
-    def __init__(self, spec: AgentSpec, runtime: AgentRuntime, emit: Callable[[AgentEvent], None]) -> None:
+    def __init__(
+        self, spec: AgentSpec, runtime: AgentRuntime, emit: Callable[[AgentEvent], None], durable: bool
+    ) -> None:
         self.spec = spec
+        self.durable = durable
         self.rt = runtime
         self.settings = runtime.settings
         self.provider = runtime.provider
@@ -189,9 +203,14 @@ class _Agent:
         self.tools = {name: runtime.tools[name] for name in names if runtime.policy.offers(name)}
         self.via_tool = spec.schema is not None and not runtime.provider.capabilities.native_json_schema
         specs = [tool.spec for tool in self.tools.values()]
+        # What the answer phase offers: no tools, or StructuredOutput alone (a schema without native support).
+        self.answer_specs: list[ToolSpec] = []
         if self.via_tool and spec.schema is not None:
-            specs.append(ToolSpec(prompts.STRUCTURED_TOOL, "Return the final result.", spec.schema))
+            structured = ToolSpec(prompts.STRUCTURED_TOOL, "Return the final result.", spec.schema)
+            self.answer_specs.append(structured)
+        specs += self.answer_specs
         self.tool_specs = specs
+        self.answer_turns = 0  # turns taken in the answer phase, over all attempts
         root = spec.root or runtime.project_root
         self.tool_ctx = ToolContext(root=root, policy=runtime.policy)
         self.system = prompts.system_prompt(root, [s.name for s in specs], spec.system, spec.schema)
@@ -261,7 +280,8 @@ class _Agent:
             turns=self.turns,
             tool_calls=self.tool_calls,
         )
-        await self.rt.store.sync()  # the agent's rows were written behind: durable before it returns
+        if self.durable:  # the agent's rows were written behind: durable before it returns
+            await self.rt.store.sync()
 
     async def _attempts(self) -> Any:
         attempts = self.settings.stall_attempts
@@ -282,9 +302,18 @@ class _Agent:
     async def _conversation(self, chat_id: str, prompt: Message, progress: _Progress) -> Any:
         schema = self.spec.schema
         messages = [prompt]
-        answer_phase = schema is not None and not self.via_tool and not self.tools
+        # The answer phase offers no tools (`answer_specs` only) and, for a schema on a provider with native
+        # JSON schema, asks for it as the reply's format. An agent without tools starts in it; the others
+        # enter it when their tool phase ends (a call refused as a repeat, the turn cap) or, with a schema,
+        # after a reply that is not the JSON answer. It never goes back to tools.
+        answer_phase = not self.tools
         failures = 0
         last_error = ""
+
+        async def say(text: str) -> None:
+            user = Message("user", [TextPart(text)])
+            await self.rt.store.add_message(chat_id, len(messages), user)
+            messages.append(user)
 
         def fail_structured(error: str) -> None:
             nonlocal failures, last_error
@@ -298,12 +327,22 @@ class _Agent:
                 )
 
         while True:
+            if self.turns >= self.settings.max_turns:
+                if self.answer_turns:
+                    raise AgentFailure(
+                        "turns", f"agent reached the turn cap ({self.settings.max_turns}) without finishing"
+                    )
+                # One last turn, with no tools, to answer from what the agent has gathered.
+                answer_phase = True
+                if messages[-1].role == "tool":  # otherwise the last user turn already asks for the answer
+                    await say(prompts.answer_now(prompts.TURN_CAP, schema, self.via_tool))
             notes = await self.rt.hook.notes(self.session_id) if self.rt.hook else []
             if notes:  # background tasks that ended: told once, in the next request, and kept in the chat
                 note = Message("user", [TextPart("\n\n".join(notes))])
                 await self.rt.store.add_message(chat_id, len(messages), note)
                 messages.append(note)
             response = await self._turn(chat_id, len(messages), messages, progress, answer_phase)
+            self.answer_turns += answer_phase
             reply = response.message
             messages.append(reply)
             calls = reply.tool_calls
@@ -313,7 +352,7 @@ class _Agent:
                     f"the reply was cut at the output-token cap ({self.output_cap} per agent)",
                 )
             if calls:
-                results = await self._run_tools(calls, progress)
+                results = await self._run_tools(calls, progress, answer_phase)
                 structured = [c for c in calls if c.name == prompts.STRUCTURED_TOOL]
                 if structured:
                     error = validation_error(structured[-1].arguments, schema or {})
@@ -324,6 +363,11 @@ class _Agent:
                 tool_message = Message("tool", list(results))
                 await self.rt.store.add_message(chat_id, len(messages), tool_message)
                 messages.append(tool_message)
+                if not answer_phase and any(r.ends_tool_phase for r in results):
+                    # A call refused as a repeat: the model is looping, so the tools are over. The refusal
+                    # stays in the chat (the tool results answer every call), then the request to answer.
+                    answer_phase = True
+                    await say(prompts.answer_now(prompts.REPEATED_CALL, schema, self.via_tool))
                 continue
             if schema is None:
                 return reply.text
@@ -340,29 +384,22 @@ class _Agent:
                 else:
                     answer_phase = True
                     nudge = prompts.final_answer_request(schema)
-            user = Message("user", [TextPart(nudge)])
-            await self.rt.store.add_message(chat_id, len(messages), user)
-            messages.append(user)
+            await say(nudge)
 
     async def _turn(
         self, chat_id: str, seq: int, messages: list[Message], progress: _Progress, answer_phase: bool
     ) -> ModelResponse:
-        if self.turns >= self.settings.max_turns:
-            raise AgentFailure(
-                "turns", f"agent reached the turn cap ({self.settings.max_turns}) without finishing"
-            )
         remaining = self.output_cap - self.output_used
         if remaining <= 0:
             raise AgentFailure(
                 "output_cap", f"agent used its output-token cap ({self.output_cap}) without finishing"
             )
-        native_answer = answer_phase and not self.via_tool
         request = ModelRequest(
             model=self.model,
             messages=list(messages),
             system=self.system,
-            tools=[] if native_answer else self.tool_specs,
-            json_schema=self.spec.schema if native_answer else None,
+            tools=self.answer_specs if answer_phase else self.tool_specs,
+            json_schema=self.spec.schema if answer_phase and not self.via_tool else None,
             max_output_tokens=remaining,
             temperature=self.rt.temperature,
             seed=self.rt.seed,
@@ -370,6 +407,7 @@ class _Agent:
         )
         self.turns += 1
         progress.tick()
+        offered = [t.name for t in request.tools]
         ctx = TurnContext(
             store=self.rt.store,
             session_id=self.session_id,
@@ -379,7 +417,7 @@ class _Agent:
             timeout=self.settings.request_timeout,
             retry=self.rt.retry or RetryPolicy(self.settings.max_retries),
             on_delta=lambda _text: progress.tick(),
-            finalize=self._text_tool_call if request.tools else None,
+            finalize=partial(self._text_tool_call, offered) if offered else None,
             stagger=self.rt.stagger,
         )
         async with progress.queue(self.rt.provider_slots, self.rt.provider_ready):
@@ -390,12 +428,12 @@ class _Agent:
         self.emit("turn", turn=self.turns, usage=response.usage)
         return response
 
-    def _text_tool_call(self, response: ModelResponse) -> ModelResponse:
+    def _text_tool_call(self, offered: list[str], response: ModelResponse) -> ModelResponse:
         """Small local models write a tool call as JSON text: take it as one when it names an offered tool."""
         message = response.message
         if message.tool_calls:
             return response
-        found = extract_text_tool_call(message.text, [s.name for s in self.tool_specs])
+        found = extract_text_tool_call(message.text, offered)
         if found is None:
             return response
         name, arguments = found
@@ -408,19 +446,24 @@ class _Agent:
             return _without_images(result, f"model {self.model} cannot take images")
         return result
 
-    async def _run_tools(self, calls: list[ToolCallPart], progress: _Progress) -> list[ToolResultPart]:
+    async def _run_tools(
+        self, calls: list[ToolCallPart], progress: _Progress, answer_phase: bool
+    ) -> list[ToolResultPart]:
+        # In the answer phase no tool is offered: a call to one gets an "unknown tool" error, nothing runs.
+        tools: Mapping[str, Tool] = {} if answer_phase else self.tools
+
         async def one(call: ToolCallPart) -> ToolResultPart:
             self.emit("tool_call", name=call.name, arguments=call.arguments)
             if call.name == prompts.STRUCTURED_TOOL and self.via_tool:
                 result = ToolResultPart(call.call_id, call.name, "received")
             else:
-                result = self._visible(await execute_tool_call(call, self.tools, self.tool_ctx))
+                result = self._visible(await execute_tool_call(call, tools, self.tool_ctx))
             progress.tick()
             self.emit("tool_result", name=call.name, is_error=result.is_error)
             return result
 
         self.tool_calls += len(calls)
-        if all(self.tools[c.name].read_only for c in calls if c.name in self.tools):
+        if all(tools[c.name].read_only for c in calls if c.name in tools):
             return list(await asyncio.gather(*(one(c) for c in calls)))
         return [await one(c) for c in calls]
 

@@ -45,6 +45,21 @@ def final_answer_request(schema: dict[str, Any]) -> str:
     )
 
 
+REPEATED_CALL = "You called a tool again with the same arguments, so your tool work is done."
+TURN_CAP = "You have used all your turns, so your tool work is done."
+
+
+def answer_now(reason: str, schema: dict[str, Any] | None, via_tool: bool) -> str:
+    """The user turn that ends an agent's tool phase (`reason`: `REPEATED_CALL` or `TURN_CAP`): no more tools,
+    give the answer from the tool outputs above, in the shape the agent answers in."""
+    lead = f"{reason} No more tools are available: answer from the tool outputs above."
+    if schema is None:
+        return f"{lead} Answer now, in plain text."
+    if via_tool:
+        return f"{lead} Call the {STRUCTURED_TOOL} tool now with your final result."
+    return f"{lead}\n{final_answer_request(schema)}"
+
+
 def retry_after_invalid(error: str) -> str:
     return f"That output does not match the schema ({error}). Reply again with only a corrected JSON object."
 

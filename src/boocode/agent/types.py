@@ -1,7 +1,9 @@
 """Agent types: Markdown files with front matter (name, description, tools, model) and a system prompt.
 
 Read from `.boocode/agents/` (closest directory up to the repository root first), `~/.boocode/agents/`, then
-Claude Code's `.claude/agents/` and `~/.claude/agents/`, so existing subagent definitions work as they are.
+Claude Code's `.claude/agents/` and `~/.claude/agents/`, so existing subagent definitions work as they are,
+and last the types boocode ships (`builtin_types/`: the roles of the catalog workflows' agents, each with
+only the tools it uses), so a file of the same name anywhere above overrides one of them.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ CLAUDE_TOOL_NAMES = {
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)(.*)\Z", re.DOTALL)
 # Claude Code's default subagent type: the plain agent.
 BUILTIN_TYPES = ("general-purpose", "workflow-subagent")
+# The agent types boocode ships, looked for after every user and project directory.
+PACKAGED_DIR = Path(__file__).parent / "builtin_types"
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,7 @@ def _model(value: object) -> str | None:
 
 
 def agent_dirs(cwd: Path, home: Path) -> list[Path]:
-    """Where agent files are looked for, first wins."""
+    """Where agent files are looked for, first wins; the packaged types (`PACKAGED_DIR`) come last."""
     claude_home = Path(os.environ.get("CLAUDE_CONFIG_DIR") or "~/.claude").expanduser()
     chain = []
     for directory in [cwd, *cwd.parents]:
@@ -92,7 +96,7 @@ def agent_dirs(cwd: Path, home: Path) -> list[Path]:
         if (directory / ".git").exists():
             break
     dirs = [d / ".boocode" / "agents" for d in chain] + [home / "agents"]
-    dirs += [d / ".claude" / "agents" for d in chain] + [claude_home / "agents"]
+    dirs += [d / ".claude" / "agents" for d in chain] + [claude_home / "agents", PACKAGED_DIR]
     return [d for d in dirs if d.is_dir()]
 
 

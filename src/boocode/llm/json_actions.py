@@ -3,8 +3,9 @@
 `JsonActionProvider` wraps a provider that enforces JSON schemas (llama.cpp does, by grammar). A request
 with tools is sent without them: the system prompt lists the tools, and the reply is constrained to one
 JSON object, either `{"tool": NAME, "arguments": {...}}` or `{"answer": TEXT}`, which is turned back into
-a tool call or the final text. Earlier tool calls and results in the history are sent as that same text,
-since these models follow it far better than their chat template's tool turns (measured with
+a tool call or the final text; a request for text with no tools after tool calls (the agent loop's answer
+phase) is held to `{"answer": TEXT}` alone. Earlier tool calls and results in the history are sent as that
+same text, since these models follow it far better than their chat template's tool turns (measured with
 Qwen2.5-Coder-0.5B: native tool turns made it repeat the call until the token cap; this answered).
 """
 
@@ -132,16 +133,22 @@ class JsonActionProvider:
         timeout: float,  # noqa: ASYNC109 (the Provider protocol hands it on)
     ) -> AsyncIterator[StreamEvent]:
         history = [_as_text(m) for m in request.messages]
+        # A text answer asked for with no tools after tool use (the agent loop's answer phase): the model has
+        # replied in the protocol's JSON so far, so this reply is held to {"answer": TEXT} too, and unwrapped.
+        used_tools = any(isinstance(p, ToolCallPart) for m in request.messages for p in m.parts)
+        answer_only = not request.tools and request.json_schema is None and used_tools
         if request.tools:
             system = "\n\n".join(s for s in (request.system, PROTOCOL, tools_prompt(request.tools)) if s)
             sent = replace(
                 request, messages=history, system=system, tools=[], json_schema=action_schema(request.tools)
             )
+        elif answer_only:
+            sent = replace(request, messages=history, json_schema=action_schema([]))
         else:
             sent = replace(request, messages=history)
         offered = {tool.name for tool in request.tools}
         async for event in self.inner.stream(sent, timeout=timeout):
-            if isinstance(event, ResponseDone) and offered:
+            if isinstance(event, ResponseDone) and (offered or answer_only):
                 yield ResponseDone(_read_action(event.response, offered))
             else:
                 yield event

@@ -47,7 +47,10 @@ class ToolCallPart:
 
 @dataclass(frozen=True)
 class ToolResultPart:
-    """What a tool returned for one call; `images` carries image output (e.g. read_file on a PNG)."""
+    """What a tool returned for one call; `images` carries image output (e.g. read_file on a PNG).
+
+    `ends_tool_phase` is a signal to the agent loop only (offer no more tools, ask for the answer: the call
+    was refused as a repeat); it is neither sent to a provider nor stored, and equality ignores it."""
 
     call_id: str
     name: str
@@ -55,6 +58,7 @@ class ToolResultPart:
     is_error: bool = False
     images: tuple[ImagePart, ...] = ()
     kind: Literal["tool_result"] = "tool_result"
+    ends_tool_phase: bool = field(default=False, compare=False)
 
 
 Part = TextPart | ImagePart | ReasoningPart | ToolCallPart | ToolResultPart

@@ -5,16 +5,18 @@ the turn cap (measured: Qwen2.5-Coder-0.5B reviewing a diff called `git_diff` 50
 breaks most such loops where a repeated output or a note does not (measured: given the output again, told
 "same call as before, now answer" without an error, refused with an error that repeats the output, or
 refused with "use the previous output and answer now", the model went on repeating to the turn cap; refused
-with this module's error at the first repeat, it answered in 5 of 6 reviews, and the turn cap bounds the
-rest). The refusal does not make a weak model's answer good (it may
-answer with nothing), only cheap.
+with this module's error at the first repeat, it answered in 5 of 6 reviews). A refusal alone does not end
+the loop for every model, though: some went on calling tools until the turn cap, or answered with nothing.
 
 So an agent's second identical call (same tool, same arguments) to a tool that only reads files
-(`READERS`) is refused. A call to a tool that may change something (a write, an edit, bash) clears the
-record: reading again after a change is legitimate. Other tools (status polls, the web) are never refused.
+(`READERS`) is refused with `RepeatedCall`, and that ends the agent's tool phase: the refusal goes into the
+chat as the call's result (`ToolResultPart.ends_tool_phase` set), and the agent loop's next request offers no
+tools and asks for the answer from the outputs above (a schema agent gets its native JSON schema, or only the
+StructuredOutput tool on a provider without one; a text agent is asked for plain text). A call to a tool
+that may change something (a write, an edit, bash) clears the record: reading again after a change is
+legitimate. Other tools (status polls, the web) are never refused.
 The record lives in the agent's own `ToolContext`, so agents never affect one another (an agent restarted
-after a stall keeps it: its new chat gets the refusal instead of an output it no longer has, and has to
-read with other arguments)."""
+after a stall keeps it: its new chat gets the refusal instead of an output it no longer has)."""
 
 from __future__ import annotations
 
@@ -30,6 +32,10 @@ READERS = frozenset(
     {"read_file", "list_files", "grep", "git_changes", "git_diff", "repo_areas", "search_docs", "read_doc"}
 )
 _CALLS = "reader_calls"
+
+
+class RepeatedCall(ToolError):
+    """An agent's repeated read-only call, refused: it ends the agent's tool phase."""
 
 
 def guard_repeats(tools: Mapping[str, Tool]) -> dict[str, Tool]:
@@ -48,7 +54,7 @@ def _guarded(tool: Tool) -> Tool:
             return await tool.run(args, ctx)
         key = f"{tool.name} {json.dumps(args, sort_keys=True)}"
         if key in calls:
-            raise ToolError(
+            raise RepeatedCall(
                 f"you already called {tool.name} with these arguments; its output is above. Do not call it "
                 "again: give your answer now"
             )

@@ -182,7 +182,7 @@ const planned =
   (await attempt('scope', 'search angles', () =>
     agent(
     `Question: ${question}\nWrite ${angleCount} short search queries (3 to 8 words each) that together cover this question from different angles.`,
-      { label: 'scope: angles', schema: ANGLES_SCHEMA },
+      { label: 'scope: angles', schema: ANGLES_SCHEMA, agentType: 'text-only' },
     ),
   ))
 const angles = []
@@ -206,7 +206,7 @@ const searchPrompt = (angle) =>
   (web ? `, and with web_search {"query": ${JSON.stringify(angle)}} if you have that tool` : '') +
   `.\nStep 2: return each useful document: its path (without line numbers) or URL as source, and its relevance.`
 const searched = await parallel(
-  angles.map((angle, i) => () => agent(searchPrompt(angle), { label: `search ${i + 1}: ${angle.slice(0, 40)}`, phase: 'Search', schema: RESULTS_SCHEMA })),
+  angles.map((angle, i) => () => agent(searchPrompt(angle), { label: `search ${i + 1}: ${angle.slice(0, 40)}`, phase: 'Search', schema: RESULTS_SCHEMA, agentType: 'doc-searcher' })),
 )
 const isUrl = (s) => /^https?:\/\//i.test(s)
 // One key per document: a path without its line range, a URL without scheme, www., fragment or final slash.
@@ -244,7 +244,7 @@ const readPrompt = (s) =>
   `claim in one sentence and a quote copied word for word from the document that supports it. ` +
   `If the document does not help, return an empty list.`
 const read = await parallel(
-  chosen.map((s) => () => agent(readPrompt(s), { label: `read ${s.source.slice(-50)}`, phase: 'Read', schema: CLAIMS_SCHEMA })),
+  chosen.map((s) => () => agent(readPrompt(s), { label: `read ${s.source.slice(-50)}`, phase: 'Read', schema: CLAIMS_SCHEMA, agentType: 'doc-reader' })),
 )
 let claims = []
 let unquoted = 0
@@ -280,7 +280,7 @@ const checkPrompt = (c, k) => {
 }
 const jobs = claims.flatMap((c, i) => Array.from({ length: votes }, (_, k) => ({ i, k })))
 const verdicts = await parallel(
-  jobs.map(({ i, k }) => () => agent(checkPrompt(claims[i], k), { label: `check claim ${i + 1} #${k + 1}`, phase: 'Verify', schema: VOTE_SCHEMA })),
+  jobs.map(({ i, k }) => () => agent(checkPrompt(claims[i], k), { label: `check claim ${i + 1} #${k + 1}`, phase: 'Verify', schema: VOTE_SCHEMA, agentType: 'claim-checker' })),
 )
 claims.forEach((c, i) => {
   c.votes = { supported: 0, refuted: 0, abstain: 0 }
@@ -325,7 +325,7 @@ const written = await attempt('synthesize', 'answer', () =>
     `Question: ${question}\nEvidence:\n${listing}\n\n` +
       `Answer the question in 2 to 5 sentences using only this evidence, and cite it by number like [1]. ` +
       `Prefer confirmed evidence. Then list caveats (what is uncertain) and open questions (what the evidence does not answer).`,
-    { label: 'synthesize', schema: ANSWER_SCHEMA },
+    { label: 'synthesize', schema: ANSWER_SCHEMA, agentType: 'text-only' },
   ),
 )
 let answer

@@ -62,7 +62,7 @@ let scope = null
 try {
   scope = await agent(
     `Call the repo_areas tool with {"path": ${JSON.stringify(root)}, "max_lines": ${areaLines}}. Return the areas exactly as it lists them (name and files of each).`,
-    { label: 'scope: areas', schema: AREAS_SCHEMA },
+    { label: 'scope: areas', schema: AREAS_SCHEMA, agentType: 'area-scout' },
   )
 } catch (e) {
   failures.push({ stage: 'scope', item: 'areas', error: String((e && e.message) || e) })

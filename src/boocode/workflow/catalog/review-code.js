@@ -162,7 +162,7 @@ if (areasGiven) {
   const scope = await attempt('scope', 'changed files', () =>
     agent(
       `Call the git_changes tool with ${call}. Return the changed files and their changed line ranges exactly as it lists them.`,
-      { label: 'scope: changed files', schema: SCOPE_SCHEMA },
+      { label: 'scope: changed files', schema: SCOPE_SCHEMA, agentType: 'change-scout' },
     ),
   )
   if (!scope) scopeError = 'could not list the changed files (see failures)'
@@ -272,6 +272,7 @@ for (let round = 1; round <= rounds && units.length; round++) {
               label: `find ${rounds > 1 ? `r${round} ` : ''}${unit.name}${concern === 'general' ? '' : ' ' + concern}`,
               phase: 'Find',
               schema: FINDINGS_SCHEMA,
+              agentType: 'code-reader',
             },
           ),
     ),
@@ -350,6 +351,7 @@ const verdicts = await parallel(
           label: `verify ${toVerify[i].file}:${toVerify[i].line} #${k + 1}`,
           phase: 'Verify',
           schema: VERDICT_SCHEMA,
+          agentType: 'code-verifier',
         }),
   ),
 )
