@@ -1,7 +1,8 @@
 """1000 agents through `parallel()` at concurrency 16 against a fake server with 100 ms latency.
 
 Reports wall time against the ideal ceil(N/16) x latency, next to a plain asyncio + `openai` SDK loop with
-the same concurrency in the same run (the reference), plus peak memory and sandbox creation time.
+the same concurrency in the same run (the reference) and a bare `aiohttp` loop reading raw bytes (the fake
+server's own floor), with each one's CPU time per agent, plus peak memory and sandbox creation time.
 The fake server runs in its own process so its work does not share this process's GIL.
 
     .venv/bin/python bench/workflow_fanout.py [--agents 1000] [--latency 0.1] [--concurrency 16]
@@ -20,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import aiohttp
 import openai
 
 from boocode.agent.loop import AgentRuntime
@@ -47,7 +49,24 @@ return results.filter(Boolean).length
 """
 
 
-async def sdk_reference(base_url: str, n: int, concurrency: int) -> float:
+async def bare_http(base_url: str, n: int, concurrency: int) -> Clock:
+    """The fake server's floor: the same streamed requests from the lightest client, reading raw bytes."""
+    gate = asyncio.Semaphore(concurrency)
+    async with aiohttp.ClientSession() as session:
+
+        async def one(i: int) -> None:
+            async with gate:
+                body = {"model": "m", "messages": [{"role": "user", "content": f"task {i}"}], "stream": True}
+                async with session.post(f"{base_url}/chat/completions", json=body) as response:
+                    async for _ in response.content.iter_any():
+                        pass
+
+        with Clock() as clock:
+            await asyncio.gather(*(one(i) for i in range(n)))
+    return clock
+
+
+async def sdk_reference(base_url: str, n: int, concurrency: int) -> Clock:
     client = openai.AsyncOpenAI(base_url=base_url, api_key="k", max_retries=0)
     gate = asyncio.Semaphore(concurrency)
 
@@ -59,13 +78,24 @@ async def sdk_reference(base_url: str, n: int, concurrency: int) -> float:
             async for _ in stream:
                 pass
 
-    start = time.perf_counter()
-    await asyncio.gather(*(one(i) for i in range(n)))
+    with Clock() as clock:
+        await asyncio.gather(*(one(i) for i in range(n)))
     await client.close()
-    return time.perf_counter() - start
+    return clock
 
 
-async def workflow_run(base_url: str, n: int, concurrency: int, tmp: Path) -> float:
+class Clock:
+    """Wall time and this process's CPU time (all its threads) spent inside the block."""
+
+    def __enter__(self) -> Clock:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+
+async def workflow_run(base_url: str, n: int, concurrency: int, tmp: Path) -> Clock:
     store = await open_store(f"sqlite+aiosqlite:///{tmp / 'bench.db'}")
     settings = dataclasses.replace(
         load_settings(env={"BOOCODE_HOME": str(tmp)}), max_concurrent_agents=concurrency
@@ -75,13 +105,12 @@ async def workflow_run(base_url: str, n: int, concurrency: int, tmp: Path) -> fl
         settings, store, provider, tmp, await store.ensure_project(tmp), retry=RetryPolicy(0)
     )
     script = load_script(SCRIPT, "fanout.js")
-    start = time.perf_counter()
-    result = await WorkflowRunner(runtime).run(script, args={"n": n})
-    elapsed = time.perf_counter() - start
+    with Clock() as clock:
+        result = await WorkflowRunner(runtime).run(script, args={"n": n})
     assert result.status == "completed" and result.result == n, (result.status, result.error, result.result)
     await provider.aclose()
     await store.aclose()
-    return elapsed
+    return clock
 
 
 async def sandbox_creation() -> float:
@@ -105,6 +134,7 @@ async def main(n: int, latency: float, concurrency: int) -> None:
     base_url = server.stdout.readline().strip()
     try:
         ideal = math.ceil(n / concurrency) * latency
+        floor = await bare_http(base_url, n, concurrency)
         reference = await sdk_reference(base_url, n, concurrency)
         with tempfile.TemporaryDirectory() as tmp:
             boocode = await workflow_run(base_url, n, concurrency, Path(tmp))
@@ -113,11 +143,12 @@ async def main(n: int, latency: float, concurrency: int) -> None:
         server.communicate(timeout=30)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{n} agents, concurrency {concurrency}, latency {latency * 1000:.0f} ms, ideal {ideal:.2f} s")
-    print(f"plain asyncio + SDK : {reference:6.2f} s  ratio to ideal {reference / ideal:.2f}")
-    print(
-        f"boocode workflow    : {boocode:6.2f} s  ratio to ideal {boocode / ideal:.2f}  "
-        f"(x{boocode / reference:.2f} the SDK loop)"
-    )
+    rows = (("asyncio + aiohttp", floor), ("asyncio + SDK", reference), ("boocode workflow", boocode))
+    for name, clock in rows:
+        print(
+            f"{name:18}: {clock.wall:6.2f} s  ratio to ideal {clock.wall / ideal:.3f}  "
+            f"x{clock.wall / reference.wall:.3f} the SDK loop  CPU {clock.cpu / n * 1000:.2f} ms/agent"
+        )
     print(f"peak RSS {peak_mb:.0f} MB; sandbox run of `return 1`: {per_run * 1000:.1f} ms")
 
 

@@ -6,15 +6,28 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import jsonschema
+import pytest
 
+from boocode.llm.openai_provider import OpenAIProvider
 from boocode.llm.provider import Capabilities, Provider
-from boocode.llm.types import ImagePart, Message, ModelRequest, TextPart, ToolCallPart, ToolResultPart
-from boocode.testing.fake_llm import FakeLLMServer, FakeReply
+from boocode.llm.types import (
+    ImagePart,
+    Message,
+    ModelRequest,
+    TextPart,
+    ToolCallPart,
+    ToolResultPart,
+    ToolSpec,
+)
+from boocode.testing.fake_llm import FakeLLMServer, FakeReply, FakeToolCall
 
 if TYPE_CHECKING:
     from conftest import Collect, Fail, MakeProvider
 
 PNG = ImagePart(b"\x89PNG fake", "image/png")
+WRITE = ToolSpec(
+    "write_file", "Write a file.", {"type": "object", "properties": {"content": {"type": "string"}}}
+)
 DATA_URL = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORyBmYWtl"}}
 
 
@@ -96,3 +109,31 @@ async def test_error_event_in_the_stream_is_retryable(
     fake.responder = lambda r: FakeReply(chunks=[{"error": {"message": "model crashed"}}])
     error = await fail(openai_provider, ask("hi"))
     assert error.retryable and "model crashed" in str(error)
+
+
+async def test_an_event_longer_than_a_stream_buffer_arrives_whole(
+    fake: FakeLLMServer, openai_provider: Provider, collect: Collect
+) -> None:
+    content = "x" * 400_000  # each streamed half is one event line of about 200 KB
+    fake.responder = lambda r: FakeReply(tool_calls=[FakeToolCall("write_file", {"content": content})])
+    _, response = await collect(openai_provider, ask("write it", tools=[WRITE]))
+    (call,) = response.message.tool_calls
+    assert call.arguments == {"content": content}
+
+
+async def test_requests_reuse_one_connection(
+    fake: FakeLLMServer, openai_provider: Provider, collect: Collect
+) -> None:
+    for _ in range(3):
+        await collect(openai_provider, ask("hi"))
+    peers = {r.peer for r in fake.requests}
+    assert len(peers) == 1 and "" not in peers
+
+
+def test_the_proxy_comes_from_the_environment_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.example")
+    assert OpenAIProvider("https://api.example/v1", "k", "m")._proxy == "http://proxy.example:3128"
+    assert OpenAIProvider("https://internal.example/v1", "k", "m")._proxy is None
+    monkeypatch.delenv("HTTPS_PROXY")
+    assert OpenAIProvider("https://api.example/v1", "k", "m")._proxy is None

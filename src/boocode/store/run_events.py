@@ -11,11 +11,11 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-from sqlalchemy import func, insert, or_, select, text
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.engine import Connection, RowMapping
 
 from boocode.store import schema as t
-from boocode.store.store import Store
+from boocode.store.store import Store, insert_into
 from boocode.store.writer import WriteOp
 
 CHANNEL: Final = "boocode_run_events"
@@ -36,7 +36,7 @@ def appending(rows: Sequence[dict[str, Any]]) -> WriteOp[None]:
     """A write operation inserting event rows (run_id, kind, data, created_at), notifying on PostgreSQL."""
 
     def op(conn: Connection) -> None:
-        conn.execute(insert(t.run_events), list(rows))
+        conn.execute(insert_into(t.run_events), list(rows))
         if conn.dialect.name == "postgresql":
             for run_id in sorted({r["run_id"] for r in rows}):
                 conn.execute(text("SELECT pg_notify(:channel, :run)"), {"channel": CHANNEL, "run": run_id})

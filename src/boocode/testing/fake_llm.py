@@ -57,6 +57,7 @@ class FakeRequest:
     stream: bool
     headers: dict[str, str]
     body: Json
+    peer: str = ""  # the client's address and port: requests on one kept-alive connection share it
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,7 @@ _BUILDERS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
 # --- Parsing requests -----------------------------------------------------------------------------------
 
 
-def _parse(api: Api, body: Json, headers: Mapping[str, str]) -> FakeRequest:
+def _parse(api: Api, body: Json, headers: Mapping[str, str], peer: str = "") -> FakeRequest:
     messages: list[Json] = list(body.get("messages") or [])
     if api == "openai":
         system = "\n".join(
@@ -210,6 +211,7 @@ def _parse(api: Api, body: Json, headers: Mapping[str, str]) -> FakeRequest:
         stream=bool(body.get("stream")),
         headers=dict(headers),
         body=body,
+        peer=peer,
     )
 
 
@@ -689,7 +691,8 @@ class FakeLLMServer:
         problem = _request_problem(api, body)
         if problem is not None:
             return JSONResponse(wire.error(FakeError(400, problem)), status_code=400)
-        request = _parse(api, body, http.headers)
+        peer = f"{http.client.host}:{http.client.port}" if http.client else ""
+        request = _parse(api, body, http.headers, peer)
         with self._lock:
             self._requests.append(request)
         try:
