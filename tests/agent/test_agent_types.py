@@ -11,7 +11,7 @@ from boocode.agent.types import PACKAGED_DIR, agent_dirs, find_agent_type, parse
 from boocode.config import Settings
 from boocode.errors import InputError
 from boocode.testing.fake_llm import FakeLLMServer
-from boocode.tools.registry import tools_for
+from boocode.tools.registry import ALL_TOOLS, tools_for
 
 CATALOG = Path(boocode.__file__).parent / "workflow" / "catalog"
 
@@ -32,6 +32,15 @@ def test_claude_code_agent_file_is_understood(tmp_path: Path) -> None:
     assert (agent.name, agent.description, agent.model) == ("reviewer", "Reviews code", None)
     assert agent.tools == ("read_file", "grep", "list_files")
     assert agent.system_prompt == "You are a careful reviewer."
+
+
+def test_claude_code_subagent_and_workflow_tools_map_to_boocode_tools(tmp_path: Path) -> None:
+    path = tmp_path / "lead.md"
+    path.write_text("---\nname: lead\ntools: Read, Agent, Task, Workflow, WebSearch, LS, Glob\n---\nLead.\n")
+    subagents = ("spawn_subagent", "subagent_status", "subagent_result", "cancel_subagent")
+    expected = ("read_file", *subagents, "workflow", "web_search", "list_files")
+    assert parse_agent_file(path).tools == expected
+    assert set(expected) <= {*ALL_TOOLS, "web_search"}  # real tool names (web_search needs a backend)
 
 
 def test_lookup_order_and_errors(tmp_path: Path) -> None:

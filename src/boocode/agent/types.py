@@ -17,17 +17,22 @@ import yaml
 
 from boocode.errors import InputError
 
-# Claude Code's tool names, as written in its agent files, and the boocode tool each one means.
-CLAUDE_TOOL_NAMES = {
-    "Read": "read_file",
-    "Glob": "list_files",
-    "Grep": "grep",
-    "LS": "list_files",
-    "Write": "write_file",
-    "Edit": "edit_file",
-    "MultiEdit": "edit_file",
-    "Bash": "bash",
-    "WebFetch": "web_fetch",
+_SUBAGENT_TOOLS = ("spawn_subagent", "subagent_status", "subagent_result", "cancel_subagent")
+# Claude Code's tool names, as written in its agent files, and the boocode tools each one means.
+CLAUDE_TOOL_NAMES: dict[str, tuple[str, ...]] = {
+    "Read": ("read_file",),
+    "Glob": ("list_files",),
+    "Grep": ("grep",),
+    "LS": ("list_files",),
+    "Write": ("write_file",),
+    "Edit": ("edit_file",),
+    "MultiEdit": ("edit_file",),
+    "Bash": ("bash",),
+    "WebFetch": ("web_fetch",),
+    "WebSearch": ("web_search",),
+    "Agent": _SUBAGENT_TOOLS,  # Claude Code's subagent tool (called Task in older versions)
+    "Task": _SUBAGENT_TOOLS,
+    "Workflow": ("workflow",),
 }
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)(.*)\Z", re.DOTALL)
 # Claude Code's default subagent type: the plain agent.
@@ -77,7 +82,8 @@ def _tools(value: object, path: Path) -> tuple[str, ...] | None:
     names = value.split(",") if isinstance(value, str) else value
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise InputError(f"{path}: `tools` is a list of tool names")
-    return tuple(CLAUDE_TOOL_NAMES.get(n.strip(), n.strip()) for n in names if n.strip())
+    mapped = [CLAUDE_TOOL_NAMES.get(n.strip(), (n.strip(),)) for n in names if n.strip()]
+    return tuple(dict.fromkeys(tool for tools in mapped for tool in tools))  # in order, each once
 
 
 def _model(value: object) -> str | None:
