@@ -1,5 +1,5 @@
-"""The end of the tool phase: after a call refused as a repeat, or at the turn cap, the agent's next request
-offers no tools and asks for the answer (fake server in both wire formats, real store)."""
+"""The end of the tool phase: after a read repeated with the same arguments, or at the turn cap, the agent's
+next request offers no tools and asks for the answer (fake server in both wire formats, real store)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from boocode.llm.openai_provider import OpenAIProvider
 from boocode.llm.types import TextPart, ToolResultPart
 from boocode.testing.fake_llm import FakeLLMServer, FakeReply, FakeRequest, FakeToolCall
 from boocode.tools.registry import ALL_TOOLS
-from boocode.tools.repeats import guard_repeats
+from boocode.tools.repeats import REPEAT_NOTE, guard_repeats
 
 MakeRuntime = Callable[..., Awaitable[AgentRuntime]]
+HELLO = "     1\thello from the file"  # read_file's output of the conftest's hello.txt
 SCHEMA = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
-REFUSAL = "you already called read_file with these arguments"
 
 
 def _guarded(runtime: AgentRuntime) -> AgentRuntime:
@@ -32,20 +32,20 @@ def _read_again(request: FakeRequest) -> FakeReply:
 
 
 def _assert_wire(request: FakeRequest, lead: str) -> None:
-    """The request ends with the refused call's result, then the user turn asking for the answer, in a shape
+    """The request ends with the repeated call's result, then the user turn asking for the answer, in a shape
     each API takes: OpenAI a tool message then a user message; Anthropic one user message whose
     tool_result block comes before the text."""
     if request.api == "openai":
         call, result, user = request.messages[-3:]
         assert [m["role"] for m in (call, result, user)] == ["assistant", "tool", "user"]
         assert call["tool_calls"][0]["id"] == result["tool_call_id"]
-        assert result["content"].startswith(REFUSAL)
+        assert result["content"] == f"{REPEAT_NOTE}\n{HELLO}"
     else:
         call, user = request.messages[-2:]
         assert [b["type"] for b in call["content"]] == ["tool_use"]
         assert [b["type"] for b in user["content"]] == ["tool_result", "text"]
         assert user["content"][0]["tool_use_id"] == call["content"][0]["id"]
-        assert user["content"][0]["content"][0]["text"].startswith(REFUSAL)
+        assert user["content"][0]["content"][0]["text"] == f"{REPEAT_NOTE}\n{HELLO}"
     assert request.last_user_text.startswith(lead)
 
 
@@ -76,9 +76,9 @@ async def test_a_repeated_call_ends_the_tool_phase_of_a_schema_agent(
     transcript = await runtime.store.transcript(result.session_id)
     assert transcript is not None
     [(_, messages)] = transcript.chats
-    refused = [p for m in messages for p in m.parts if isinstance(p, ToolResultPart) and p.is_error]
-    assert len(refused) == 1 and refused[0].content.startswith(REFUSAL)
-    nudge = messages[5]  # prompt, call, result, call, refusal, nudge, answer
+    results = [p for m in messages for p in m.parts if isinstance(p, ToolResultPart)]
+    assert [r.content for r in results] == [HELLO, f"{REPEAT_NOTE}\n{HELLO}"]  # the output again
+    nudge = messages[5]  # prompt, call, result, call, the result again, nudge, answer
     assert nudge.role == "user" and isinstance(nudge.parts[0], TextPart)
     assert nudge.text.startswith(prompts.REPEATED_CALL)
 

@@ -1,4 +1,5 @@
-"""The repeat guard: an agent's second identical read-only call is refused, until something was written."""
+"""The repeat guard: an agent's second identical read gets the first output again and ends its tool phase,
+until something was written."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from boocode.llm.types import ToolCallPart
 from boocode.tools.base import Tool, ToolContext, ToolOutput
 from boocode.tools.policy import ToolPolicy
 from boocode.tools.registry import execute_tool_call, tools_for
-from boocode.tools.repeats import guard_repeats
+from boocode.tools.repeats import REPEAT_NOTE, guard_repeats
 
 
 async def test_a_tool_that_may_change_things_is_never_refused(root: Path, ctx: ToolContext) -> None:
@@ -26,17 +27,19 @@ async def call(ctx: ToolContext, tools: Any, name: str, **arguments: Any) -> Any
     return await execute_tool_call(ToolCallPart(call_id="c", name=name, arguments=arguments), tools, ctx)
 
 
-async def test_the_same_read_is_refused_once_it_was_answered(root: Path, ctx: ToolContext) -> None:
+async def test_the_same_read_gives_the_first_output_again_and_ends_the_tool_phase(
+    root: Path, ctx: ToolContext
+) -> None:
     (root / "a.txt").write_text("alpha\n")
     tools = tools_for(Settings(home=root, db_url="sqlite+aiosqlite://"))
     first = await call(ctx, tools, "read_file", path="a.txt")
     assert first.content == "     1\talpha" and not first.is_error
+    (root / "a.txt").write_text("changed behind the agent's back\n")  # not read again: the first output
     again = await call(ctx, tools, "read_file", path="a.txt")
-    assert again.is_error
-    assert again.content.startswith("you already called read_file with these arguments; its output is above")
+    assert again.content == f"{REPEAT_NOTE}\n     1\talpha" and not again.is_error
     assert again.ends_tool_phase and not first.ends_tool_phase  # the agent loop asks for the answer next
     other = await call(ctx, tools, "read_file", path="a.txt", offset=1)  # other arguments: a new call
-    assert other.content == "     1\talpha"
+    assert other.content == "     1\tchanged behind the agent's back"
 
 
 async def test_a_write_makes_reading_again_legitimate(root: Path, ctx: ToolContext) -> None:

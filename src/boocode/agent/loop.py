@@ -2,9 +2,9 @@
 
 `run_agent()` validates everything it can before writing a row, then talks to the provider turn by turn,
 runs the tool calls the model makes, validates structured output, restarts a stalled attempt in a fresh
-chat (bounded), and records the outcome on the session. When the tool phase ends (a call refused as a
-repeat, or the turn cap reached) the next request offers no tools and asks for the answer from the tool
-outputs above; at the turn cap that one answer turn is the last.
+chat (bounded), and records the outcome on the session. When the tool phase ends (a read repeated with
+the same arguments, or the turn cap reached) the next request offers no tools and asks for the answer from
+the tool outputs above; at the turn cap that one answer turn is the last.
 """
 
 from __future__ import annotations
@@ -304,7 +304,7 @@ class _Agent:
         messages = [prompt]
         # The answer phase offers no tools (`answer_specs` only) and, for a schema on a provider with native
         # JSON schema, asks for it as the reply's format. An agent without tools starts in it; the others
-        # enter it when their tool phase ends (a call refused as a repeat, the turn cap) or, with a schema,
+        # enter it when their tool phase ends (a repeated read, the turn cap) or, with a schema,
         # after a reply that is not the JSON answer. It never goes back to tools.
         answer_phase = not self.tools
         failures = 0
@@ -364,8 +364,8 @@ class _Agent:
                 await self.rt.store.add_message(chat_id, len(messages), tool_message)
                 messages.append(tool_message)
                 if not answer_phase and any(r.ends_tool_phase for r in results):
-                    # A call refused as a repeat: the model is looping, so the tools are over. The refusal
-                    # stays in the chat (the tool results answer every call), then the request to answer.
+                    # A read repeated with the same arguments: the model is looping, so the tools are over.
+                    # Its result (the first output again) stays in the chat, then the request to answer.
                     answer_phase = True
                     await say(prompts.answer_now(prompts.REPEATED_CALL, schema, self.via_tool))
                 continue

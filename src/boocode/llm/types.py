@@ -50,7 +50,7 @@ class ToolResultPart:
     """What a tool returned for one call; `images` carries image output (e.g. read_file on a PNG).
 
     `ends_tool_phase` is a signal to the agent loop only (offer no more tools, ask for the answer: the call
-    was refused as a repeat); it is neither sent to a provider nor stored, and equality ignores it."""
+    was a repeated read); it is neither sent to a provider nor stored, and equality ignores it."""
 
     call_id: str
     name: str

@@ -13,8 +13,8 @@ from boocode.llm.types import ImagePart, ToolSpec
 @dataclass(frozen=True)
 class ToolOutput:
     """A tool's answer to the model. `is_error` marks refusals and failures (the agent carries on);
-    `ends_tool_phase` tells the agent loop to offer no more tools and ask for the answer (a call refused as
-    a repeat: `boocode.tools.repeats`)."""
+    `ends_tool_phase` tells the agent loop to offer no more tools and ask for the answer (a read
+    repeated with the same arguments: `boocode.tools.repeats`)."""
 
     content: str
     images: tuple[ImagePart, ...] = ()

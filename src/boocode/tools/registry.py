@@ -15,7 +15,7 @@ from boocode.tools.base import Tool, ToolContext, ToolOutput
 from boocode.tools.docs import doc_tools
 from boocode.tools.files import EDIT_FILE, READ_FILE, WRITE_FILE
 from boocode.tools.git import GIT_CHANGES, GIT_DIFF
-from boocode.tools.repeats import RepeatedCall, guard_repeats
+from boocode.tools.repeats import guard_repeats
 from boocode.tools.search import GREP, LIST_FILES
 from boocode.tools.shell import BASH
 from boocode.tools.subagents import SUBAGENT_TOOLS
@@ -59,13 +59,11 @@ async def execute_tool_call(
     """Run `call` with the matching tool from `tools` and return its result.
 
     Never raises (except `asyncio.CancelledError`): an unknown tool, invalid arguments, a policy refusal
-    and any failure of the tool become an error result the model can read and act on. A call refused as a
-    repeat (`RepeatedCall`) gives a result with `ends_tool_phase` set.
+    and any failure of the tool become an error result the model can read and act on. A repeated read
+    (`boocode.tools.repeats`) gives a result with `ends_tool_phase` set.
     """
     try:
         output = await _run(call, tools, ctx)
-    except RepeatedCall as exc:
-        output = ToolOutput(str(exc), is_error=True, ends_tool_phase=True)
     except ToolError as exc:
         output = ToolOutput(str(exc), is_error=True)
     except Exception as exc:
