@@ -17,7 +17,7 @@ from boocode.llm.types import ToolCallPart, ToolSpec
 from boocode.store.store import Store
 from boocode.testing.fake_llm import FakeLLMServer, FakeReply, FakeRequest
 from boocode.tools.registry import ALL_TOOLS
-from boocode.tools.repeats import guard_repeats
+from boocode.tools.repeats import REPEAT_NOTE, guard_repeats
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +85,8 @@ async def test_tool_call_and_answer_as_constrained_json(
 async def test_the_answer_phase_after_tool_use_is_held_to_an_answer(
     server: FakeLLMServer, store: Store, tmp_path: Path
 ) -> None:
-    """A looping model's repeated read is refused; the no-tools request that follows still gets the
-    protocol's JSON, answer only, and the text agent returns the unwrapped answer."""
+    """A looping model's repeated read gets its output again and ends the tools; the no-tools request that
+    follows still gets the protocol's JSON, answer only, and the text agent returns the unwrapped answer."""
     (tmp_path / "secret.txt").write_text("The password is TANGERINE.\n")
     read = json.dumps({"tool": "read_file", "arguments": {"path": "secret.txt"}})
 
@@ -109,6 +109,7 @@ async def test_the_answer_phase_after_tool_use_is_held_to_an_answer(
     assert (result.status, result.output, result.turns) == ("completed", "TANGERINE", 3)
     answer = server.requests[2]
     assert answer.json_schema == action_schema([]) and answer.tools == []
-    refusal, nudge = answer.messages[-2:]
-    assert refusal["role"] == "user" and refusal["content"].startswith("Error from read_file:\nyou already")
+    again, nudge = answer.messages[-2:]
+    assert again["role"] == "user"
+    assert again["content"] == f"Result of read_file:\n{REPEAT_NOTE}\n     1\tThe password is TANGERINE."
     assert nudge["role"] == "user" and nudge["content"].endswith("in plain text.")
