@@ -137,3 +137,30 @@ def test_started_by_another_workflow_it_reports_that_it_cannot_nest(
     [failure] = report["failures"]
     assert failure["item"] == "review-code" and "cannot be nested" in failure["error"]
     assert "## Failures" in out["result"]["markdown"]
+
+
+def test_an_area_over_area_lines_is_split_even_when_the_scout_dropped_max_lines(
+    env: dict[str, str], project: Path, server: FakeLLMServer
+) -> None:
+    def scout_without_max_lines(request: FakeRequest) -> FakeReply:
+        if not prompt_of(request).startswith("Call the repo_areas tool"):
+            return auditor(request)
+        if tool_output(request) is None:
+            return FakeReply(tool_calls=[FakeToolCall("repo_areas", {})])  # a small model's call
+        return FakeReply(text=str(tool_output(request)))
+
+    for name in ("d", "e", "f"):  # src: 3 + 3 + 3 x 20 = 66 lines
+        (project / "src" / f"{name}.py").write_text("".join(f"x{i} = {i}\n" for i in range(20)))
+    server.responder = scout_without_max_lines
+    settings = {"concerns": ["tests"], "rounds": 1}
+    report = run_json(env, project, "find-issues", {**settings, "areaLines": 100})["result"]["report"]
+    assert report["audit"]["areas"] == [
+        {"name": "lib", "files": ["lib/c.py"]},
+        {"name": "src", "files": ["src/a.py", "src/b.py", "src/d.py", "src/e.py", "src/f.py"]},
+    ]
+    report = run_json(env, project, "find-issues", {**settings, "areaLines": 50})["result"]["report"]
+    assert report["audit"]["areas"] == [
+        {"name": "lib", "files": ["lib/c.py"]},
+        {"name": "src (1/2)", "files": ["src/a.py", "src/b.py", "src/d.py"]},
+        {"name": "src (2/2)", "files": ["src/e.py", "src/f.py"]},
+    ]

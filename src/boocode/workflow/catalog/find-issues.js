@@ -69,13 +69,20 @@ try {
 }
 if (!scope && !failures.length) failures.push({ stage: 'scope', item: 'areas', error: 'no result' })
 // Each file is audited once, in the first area that names it; review-code caps the areas at maxAreas
-// (its maxUnits) and reports the ones left out.
+// (its maxUnits) and reports the ones left out. An area over areaLines is split here, by files, into that
+// many parts: the scout may have called repo_areas without max_lines (small models drop arguments).
 const claimed = new Set()
 const areas = []
 for (const area of (scope && scope.areas) || []) {
   const files = [...new Set(area.files.map((f) => f.trim().replace(/^\.\//, '')))].filter((f) => f && !claimed.has(f))
   files.forEach((f) => claimed.add(f))
-  if (files.length) areas.push({ name: area.name || files[0], files })
+  if (!files.length) continue
+  const name = area.name || files[0]
+  const parts = Math.min(files.length, Math.max(1, Math.ceil((Number.isInteger(area.lines) ? area.lines : 0) / areaLines)))
+  const size = Math.ceil(files.length / parts)
+  for (let i = 0; i < files.length; i += size) {
+    areas.push({ name: parts > 1 ? `${name} (${i / size + 1}/${Math.ceil(files.length / size)})` : name, files: files.slice(i, i + size) })
+  }
 }
 log(`Scope: ${areas.length} areas, ${claimed.size} files (at most ${maxAreas} are audited)`)
 
