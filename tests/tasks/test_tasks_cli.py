@@ -5,45 +5,16 @@ process."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
 from task_helpers import first_user_text, task_ids, tool_results
 
+from boocode.testing.cli import boocode, json_out, spawn
 from boocode.testing.fake_llm import FakeLLMServer, FakeReply, FakeRequest, FakeToolCall
 
 ALLOW = ("--allow", "spawn_subagent", "--allow", "subagent_result")
-
-
-def boocode(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "boocode", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def spawn(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "boocode", *args],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def json_out(done: subprocess.CompletedProcess[str]) -> Any:
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
 
 
 class HeldChild:

@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
+from boocode.testing import cli
 from boocode.testing.fake_llm import FakeReply, FakeRequest
 
 
 def boocode(env: dict[str, str], project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "boocode", *args],
-        env=env,
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return cli.boocode(env, project, *args, timeout=300)  # a catalog run on the local model takes minutes
 
 
 def run_json(env: dict[str, str], project: Path, name: str, args: Any = None, *extra: str) -> dict[str, Any]:

@@ -1,41 +1,16 @@
-"""Helpers for the resume, stop and crash tests: `boocode` as a subprocess, workflow files, and a fake-server
-responder that counts requests per prompt and can fail, hold or watch for chosen prompts."""
+"""Helpers for the resume, stop and crash tests (`boocode` itself runs through `boocode.testing.cli`): a run's
+id from its progress, workflow files, and a fake-server responder that counts requests per prompt and can
+fail, hold or watch for chosen prompts."""
 
 from __future__ import annotations
 
-import json
 import subprocess
-import sys
 import threading
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from boocode.testing.fake_llm import FakeError, FakeReply, FakeRequest, default_responder
-
-
-def boocode(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "boocode", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-
-
-def spawn(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[str]:
-    """`boocode ARGS` in the background; its stderr is read line by line with `read_run_id`/`lines`."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "boocode", *args],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def read_run_id(proc: subprocess.Popen[str]) -> str:
@@ -51,12 +26,6 @@ def write(project: Path, name: str, body: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"export const meta = {{name: '{name}', description: 'test {name}'}}\n{body}")
     return path
-
-
-def json_out(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-    assert done.stdout, done.stderr
-    out: dict[str, Any] = json.loads(done.stdout)
-    return out
 
 
 class Replies:

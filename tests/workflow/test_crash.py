@@ -18,11 +18,12 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
-from resume_helpers import Replies, boocode, json_out, read_run_id, spawn, write
+from resume_helpers import Replies, read_run_id, write
 from sqlalchemy import func, or_, select
 
 from boocode.store import schema as t
 from boocode.store.store import opened_store
+from boocode.testing.cli import boocode, json_out, spawn
 from boocode.testing.fake_llm import FakeLLMServer, FakeReply, FakeRequest
 
 CHAINS, KILLS_PER_CHAIN = 5, 4

@@ -1,18 +1,20 @@
 """Durable runs: `boocode resume` (content and prefix modes, edited scripts, new args, nested workflows),
-`boocode stop` from another process, refusal while a run is owned, and the same from Python. The fake
-server counts requests per prompt, so "served from the journal" means "never sent again"."""
+`boocode stop` from another process, refusal while a run is owned, and the same from Python; what a resumed
+run counts (attempts per call, usage over all attempts). The fake server counts requests per prompt, so
+"served from the journal" means "never sent again"."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import json
+import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from resume_helpers import Replies, boocode, json_out, read_run_id, spawn, write
+from resume_helpers import Replies, read_run_id, write
 from sqlalchemy import update
 
 from boocode.api import resume_workflow, run_workflow, stop_workflow
@@ -21,7 +23,8 @@ from boocode.errors import InputError
 from boocode.store import schema as t
 from boocode.store.runs import RunRecords
 from boocode.store.store import opened_store, utcnow
-from boocode.testing.fake_llm import FakeLLMServer
+from boocode.testing.cli import boocode, json_out, spawn
+from boocode.testing.fake_llm import FakeLLMServer, FakeReply, FakeRequest, FakeUsage
 from boocode.workflow.events import RunEvent
 
 ABCD = "const out = []\nfor (const p of ['A', 'B', 'C', 'D']) out.push(await agent(p))\nreturn out"
@@ -57,6 +60,17 @@ def settings(tmp_path: Path, db_url: str, server: FakeLLMServer, replies: Replie
     return load_settings(env=env)
 
 
+class Metered(Replies):
+    """Replies reporting a fixed usage for each prompt."""
+
+    def __init__(self, usage: dict[str, FakeUsage]) -> None:
+        super().__init__()
+        self.usage = usage
+
+    def __call__(self, request: FakeRequest) -> FakeReply:
+        return dataclasses.replace(super().__call__(request), usage=self.usage[request.last_user_text])
+
+
 def script(body: str, name: str = "test") -> str:
     return f"export const meta = {{name: '{name}', description: 'test {name}'}}\n{body}"
 
@@ -87,7 +101,7 @@ def test_after_b_failed_resume_reruns_b_or_b_c_d(
         [],
     )
     assert set(replies.since(before)) == rerun and sum(replies.since(before).values()) == len(rerun)
-    assert out["usage"]["agent_count"] == len(rerun)
+    assert out["usage"]["agent_count"] == 4  # the run's, over both attempts
     assert out["usage"]["cached_agents"] == 4 - len(rerun)
     for label in "ABCD":
         shown = "completed (" if label in rerun else "cached (result from the journal)"
@@ -235,6 +249,78 @@ def test_stop_from_a_second_process(env: dict[str, str], project: Path, replies:
     resumed = json_out(boocode(env, project, "resume", run_id, "--json"))
     assert resumed["result"] == ["done: fast", "done: slow 1", "done: slow 2"]
     assert replies.since(before) == {"slow 1": 1, "slow 2": 1}
+
+
+def test_an_agent_interrupted_while_queued_did_not_attempt(
+    env: dict[str, str], project: Path, replies: Replies
+) -> None:
+    env = {**env, "BOOCODE_RUN_LEASE_SECONDS": "3", "BOOCODE_MAX_CONCURRENT_AGENTS": "1"}
+    write(project, "queue", "return await parallel(['one', 'two'].map((p) => () => agent(p)))")
+    replies.held = {"one", "two"}  # whichever starts holds the only slot: the other stays queued
+    started = threading.Event()
+    replies.on_request = lambda prompt: started.set()
+    owner = spawn(env, project, "run", "queue", "--json")
+    run_id = read_run_id(owner)
+    assert started.wait(60)
+    assert boocode(env, project, "stop", run_id).returncode == 0
+    owner.communicate(timeout=60)
+    [ran] = replies.counts
+    [queued] = {"one", "two"} - {ran}
+    shown = json_out(boocode(env, project, "runs", "show", run_id, "--json"))
+    assert {a["label"]: (a["status"], a["attempts"]) for a in shown["agents"]} == {
+        ran: ("interrupted", 1),
+        queued: ("interrupted", 0),
+    }
+
+    replies.held = set()
+    assert json_out(boocode(env, project, "resume", run_id, "--json"))["status"] == "completed"
+    shown = json_out(boocode(env, project, "runs", "show", run_id, "--json"))
+    assert {a["label"]: (a["status"], a["attempts"]) for a in shown["agents"]} == {
+        ran: ("completed", 2),
+        queued: ("completed", 1),
+    }
+    lines = boocode(env, project, "runs", "show", run_id).stdout.splitlines()
+    assert [line for line in lines if "attempts" in line] == [
+        line for line in lines if f" {ran}  completed  " in line
+    ]
+
+
+def test_a_resumed_run_totals_the_usage_of_every_attempt(
+    env: dict[str, str], project: Path, server: FakeLLMServer
+) -> None:
+    server.responder = replies = Metered(
+        {
+            "A": FakeUsage(input=1000, output=100, cached=600),
+            "B": FakeUsage(input=2000, output=200, cached=0),
+            "C": FakeUsage(input=4000, output=400, cached=3000),
+        }
+    )
+    write(project, "abc", "return [await agent('A'), await agent('B'), await agent('C')]")
+    replies.held = {"C"}
+    owner = spawn(env, project, "run", "abc", "--json")
+    run_id = read_run_id(owner)
+    assert replies.arrived("C").wait(60)
+    owner.kill()  # SIGKILL after A and B completed, while C runs
+    owner.communicate(timeout=60)
+
+    replies.held = set()
+    before = replies.snapshot()
+    out = json_out(boocode(env, project, "resume", run_id, "--json"))
+    assert out["result"] == ["done: A", "done: B", "done: C"]
+    assert replies.since(before) == {"C": 1} and replies.counts == {"A": 1, "B": 1, "C": 2}
+    # A and B spent their tokens in the killed attempt, C in the resumed one (its killed request: none)
+    assert out["usage"] == {
+        "agent_count": 3,
+        "input_tokens": 7000,
+        "output_tokens": 700,
+        "cache_read_tokens": 3600,
+        "tool_uses": 0,
+        "cached_agents": 2,
+        "duration_ms": out["usage"]["duration_ms"],
+    }
+    shown = json_out(boocode(env, project, "runs", "show", run_id, "--json"))
+    for name in ("input_tokens", "output_tokens", "cache_read_tokens"):
+        assert sum(a[name] for a in shown["agents"]) == out["usage"][name]
 
 
 async def test_stop_and_resume_from_python(settings: Settings, project: Path, replies: Replies) -> None:

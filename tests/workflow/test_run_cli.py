@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from boocode.testing.cli import boocode
 from boocode.testing.fake_llm import FakeLLMServer, FakeReply, FakeRequest, FakeToolCall, default_responder
 
 
@@ -24,17 +24,6 @@ def write(project: Path, name: str, body: str, meta: str | None = None) -> Path:
     path = project / ".boocode" / "workflows" / f"{name}.js"
     path.write_text((meta or f"export const meta = {{name: '{name}', description: 'test {name}'}}\n") + body)
     return path
-
-
-def boocode(env: dict[str, str], project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "boocode", *args],
-        env=env,
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
 
 
 def run_json(env: dict[str, str], project: Path, *args: str) -> dict[str, object]:

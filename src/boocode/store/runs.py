@@ -4,21 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, insert, null, or_, select, update
+from sqlalchemy import Select, and_, bindparam, func, insert, null, or_, select, update
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.sql.elements import ColumnElement
 
 from boocode.store import schema as t
 from boocode.store.ids import new_id
+from boocode.store.leases import abandoned, lease_end, project_root, renewing, status_now
 from boocode.store.store import Store, inserting, updating, utcnow
 
 # Stored as `args` of a run started without args (SQL NULL; a JSON null means `args` was null).
 NO_ARGS = null()
 # Agents left unfinished by a run that ended (or died): they count as interrupted, never as failed.
 UNFINISHED = ("queued", "running", "stopped")
+# The status of a run while a process owns it (its lease says whether that process is still alive).
+_OWNED = ("running",)
+# An agent starting to run: one more live execution of its call. Built once, as `store.updating`'s are.
+_START_AGENT = (
+    update(t.run_agents)
+    .where(t.run_agents.c.id == bindparam("row_id"))
+    .values(status="running", started_at=bindparam("at"), attempts=t.run_agents.c.attempts + 1)
+)
 
 
 def new_run_id() -> str:
@@ -27,18 +34,18 @@ def new_run_id() -> str:
     return f"wf_{raw[:8]}-{raw[8:11]}"
 
 
-def _status() -> ColumnElement[Any]:
-    """A run's status as it is now: `running` with an expired lease means its owner died: `interrupted`."""
+def run_tree(run_id: str) -> Select[Any]:
+    """The ids of the run and of its nested runs (a subquery for `IN`)."""
     runs = t.runs.c
-    expired = or_(runs.lease_expires_at.is_(None), runs.lease_expires_at < utcnow())
-    return case((and_(runs.status == "running", expired), "interrupted"), else_=runs.status)
+    return select(runs.id).where(or_(runs.id == run_id, runs.parent_run_id == run_id))
 
 
 def _run_columns() -> list[Any]:
-    """Every column of `runs`, `status` as it is now, and whether `args` were given (JSON null or absent)."""
+    """Every column of `runs`, `status` as it is now (`running` with an expired lease means its owner died:
+    `interrupted`), and whether `args` were given (JSON null or absent)."""
     return [
         *(c for c in t.runs.c if c.name != "status"),
-        _status().label("status"),
+        status_now(t.runs, _OWNED).label("status"),
         t.runs.c.args.is_not(None).label("has_args"),
     ]
 
@@ -98,6 +105,12 @@ class RunRecords:
             await self.store.write(op)
         else:
             await self.store.write_behind(op)
+
+    async def start_agent(self, agent_id: str) -> None:
+        """Record that the agent starts running, one more live execution of its call (`attempts`: a call
+        only admitted, then interrupted before it ran, did not try). Queued, not awaited (`write_behind`)."""
+        params = {"row_id": agent_id, "at": utcnow()}
+        await self.store.write_behind(lambda conn: conn.execute(_START_AGENT, params))
 
     async def mark_cached(self, marks: Sequence[dict[str, Any]]) -> None:
         """Record agents served from the journal: dicts of row id, idx, resume_no, label, phase."""
@@ -165,6 +178,22 @@ class RunRecords:
         async with self.store.reading() as conn:
             return list((await conn.execute(query)).mappings())
 
+    async def usage(self, run_id: str) -> dict[str, int | None]:
+        """What the agents of the run and of its nested runs recorded, whichever attempt ran them (every agent
+        `boocode runs show` lists): `agent_count` of those that ran to an end, their summed tokens (None when
+        none reported them) and `tool_uses`."""
+        agents = t.run_agents.c
+        query = select(
+            func.count(agents.session_id).label("agent_count"),
+            func.sum(agents.input_tokens).label("input_tokens"),
+            func.sum(agents.output_tokens).label("output_tokens"),
+            func.sum(agents.cache_read_tokens).label("cache_read_tokens"),
+            func.coalesce(func.sum(agents.tool_uses), 0).label("tool_uses"),
+        ).where(agents.run_id.in_(run_tree(run_id)))
+        async with self.store.reading() as conn:
+            row = (await conn.execute(query)).mappings().one()
+        return {name: None if value is None else int(value) for name, value in row.items()}
+
     async def logs(self, run_id: str) -> list[str]:
         query = select(t.run_logs.c.message).where(t.run_logs.c.run_id == run_id).order_by(t.run_logs.c.id)
         async with self.store.reading() as conn:
@@ -172,14 +201,7 @@ class RunRecords:
 
     async def project_root(self, run_id: str) -> str | None:
         """The project directory the run's agents worked in, or None for an unknown run."""
-        query = (
-            select(t.projects.c.root)
-            .select_from(t.runs.join(t.projects, t.runs.c.project_id == t.projects.c.id))
-            .where(t.runs.c.id == run_id)
-        )
-        async with self.store.reading() as conn:
-            root = (await conn.execute(query)).scalar()
-        return None if root is None else str(root)
+        return await project_root(self.store, t.runs, run_id)
 
     # --- ownership ------------------------------------------------------------------------------------
 
@@ -190,17 +212,14 @@ class RunRecords:
         for a new attempt, and set `values` on it. Unfinished agents and nested runs of the last attempt
         become interrupted. Returns the claimed run, or None when another process owns it."""
         runs, agents = t.runs.c, t.run_agents.c
-        now = utcnow()
-        free = or_(runs.status != "running", runs.lease_expires_at.is_(None), runs.lease_expires_at < now)
-        if dead_owner is not None:
-            free = or_(free, runs.owner == dead_owner)
+        free = or_(runs.status != "running", abandoned(t.runs, () if dead_owner is None else (dead_owner,)))
         claim = (
             update(t.runs)
             .where(runs.id == run_id, runs.parent_run_id.is_(None), free)
             .values(
                 status="running",
                 owner=owner,
-                lease_expires_at=now + timedelta(seconds=lease_seconds),
+                lease_expires_at=lease_end(lease_seconds),
                 stop_requested_at=None,
                 resume_count=runs.resume_count + 1,
                 finished_at=None,
@@ -210,7 +229,7 @@ class RunRecords:
                 **values,
             )
         )
-        tree = select(runs.id).where(or_(runs.id == run_id, runs.parent_run_id == run_id))
+        tree = run_tree(run_id)
         async with self.store.writing() as conn:
             if (await conn.execute(claim)).rowcount == 0:
                 return None
@@ -229,17 +248,12 @@ class RunRecords:
     async def renew_lease(self, run_id: str, owner: str, lease_seconds: float) -> Renewal:
         """Extend `owner`'s lease on the run and its running nested runs; report a stop request."""
         runs = t.runs.c
-        expires = utcnow() + timedelta(seconds=lease_seconds)
+        until = lease_end(lease_seconds)
         async with self.store.writing() as conn:
-            mine = and_(runs.owner == owner, runs.status == "running")
-            renewed = await conn.execute(
-                update(t.runs).where(runs.id == run_id, mine).values(lease_expires_at=expires)
-            )
+            renewed = await conn.execute(renewing(t.runs, owner, _OWNED, until, runs.id == run_id))
             if renewed.rowcount == 0:
                 return Renewal(owned=False, stop_requested=False)
-            await conn.execute(
-                update(t.runs).where(runs.parent_run_id == run_id, mine).values(lease_expires_at=expires)
-            )
+            await conn.execute(renewing(t.runs, owner, _OWNED, until, runs.parent_run_id == run_id))
             stop = (await conn.execute(select(runs.stop_requested_at).where(runs.id == run_id))).scalar()
         return Renewal(owned=True, stop_requested=stop is not None)
 
@@ -258,11 +272,9 @@ class RunRecords:
         """Record as stopped a run whose owner died (lease expired, or its owner is `dead_owner`), with its
         unfinished agents interrupted."""
         runs, agents = t.runs.c, t.run_agents.c
-        gone = or_(runs.lease_expires_at.is_(None), runs.lease_expires_at < utcnow())
-        if dead_owner is not None:
-            gone = or_(gone, runs.owner == dead_owner)
+        gone = abandoned(t.runs, () if dead_owner is None else (dead_owner,))
         orphan = and_(runs.status == "running", gone)
-        tree = select(runs.id).where(or_(runs.id == run_id, runs.parent_run_id == run_id))
+        tree = run_tree(run_id)
         async with self.store.writing() as conn:
             stopped = await conn.execute(
                 update(t.runs)

@@ -18,7 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from boocode.cache_shape import CacheShape
 from boocode.store import schema as t
-from boocode.store.runs import UNFINISHED, RunRecords
+from boocode.store.runs import UNFINISHED, RunRecords, run_tree
 from boocode.store.store import Store, utcnow
 
 MAX_CALLS = 5000
@@ -125,11 +125,6 @@ def _usage_of(row: RowMapping | None) -> UsageTotals:
 def call_shape(row: RowMapping) -> CacheShape:
     """The cache shape of one stored inference call."""
     return CacheShape.of_call(row["input_total"], row["cache_read"], row["cache_write"])
-
-
-def _tree(run_id: str) -> Any:
-    runs = t.runs.c
-    return select(runs.id).where(or_(runs.id == run_id, runs.parent_run_id == run_id))
 
 
 def _session_usage() -> Any:
@@ -259,7 +254,7 @@ class TraceReader:
                     tools, tools.c.session_id == agents.session_id
                 )
             )
-            .where(agents.run_id.in_(_tree(run_id)))
+            .where(agents.run_id.in_(run_tree(run_id)))
             .order_by(agents.resume_no.desc(), agents.idx, agents.id)
         )
         async with self.store.reading() as conn:
@@ -316,7 +311,7 @@ class TraceReader:
             .limit(min(limit, MAX_CALLS))
         )
         if run_id is not None:
-            query = query.where(agents.run_id.in_(_tree(run_id)))
+            query = query.where(agents.run_id.in_(run_tree(run_id)))
         if agent_id is not None:
             query = query.where(agents.id == agent_id)
         if session_id is not None:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Collection, Sequence
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, insert, or_, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
-from sqlalchemy.sql.elements import ColumnElement
 
 from boocode.store import schema as t
+from boocode.store.leases import abandoned, lease_end, project_root, renewing, status_now
 from boocode.store.store import Store, updating, utcnow
 
 ACTIVE = ("queued", "running")
@@ -23,15 +22,10 @@ def new_task_id() -> str:
     return f"task_{secrets.token_hex(5)}"
 
 
-def _status() -> ColumnElement[Any]:
-    """A task's status as it is now: queued or running under an expired lease means its process died."""
-    c = t.tasks.c
-    expired = or_(c.lease_expires_at.is_(None), c.lease_expires_at < utcnow())
-    return case((and_(c.status.in_(ACTIVE), expired), "interrupted"), else_=c.status)
-
-
 def _columns() -> list[Any]:
-    return [*(c for c in t.tasks.c if c.name != "status"), _status().label("status")]
+    """Every column of `tasks`, `status` as it is now (queued or running under an expired lease means its
+    process died: `interrupted`)."""
+    return [*(c for c in t.tasks.c if c.name != "status"), status_now(t.tasks, ACTIVE).label("status")]
 
 
 class TaskRecords:
@@ -73,8 +67,7 @@ class TaskRecords:
         """Extend `owner`'s lease on its active tasks, store their `progress` (dicts of `row` id, turns,
         tool_calls, last_tool, usage) and return the ids of those another process asked to cancel."""
         c = t.tasks.c
-        mine = and_(c.owner == owner, c.status.in_(ACTIVE))
-        expires = utcnow() + timedelta(seconds=lease_seconds)
+        renew = renewing(t.tasks, owner, ACTIVE, lease_end(lease_seconds))
         write_progress = (
             update(t.tasks)
             .where(c.id == bindparam("row"))
@@ -87,10 +80,12 @@ class TaskRecords:
         )
 
         def op(conn: Connection) -> list[str]:
-            conn.execute(update(t.tasks).where(mine).values(lease_expires_at=expires))
+            conn.execute(renew)
             if progress:
                 conn.execute(write_progress, list(progress))
-            asked = select(c.id).where(mine, c.cancel_requested_at.is_not(None))
+            asked = select(c.id).where(
+                c.owner == owner, c.status.in_(ACTIVE), c.cancel_requested_at.is_not(None)
+            )
             return list(conn.execute(asked).scalars())
 
         return await self.store.write(op)
@@ -105,12 +100,9 @@ class TaskRecords:
     async def interrupt_orphans(self, dead_owners: Collection[str]) -> int:
         """Record as interrupted the active tasks whose lease expired or whose owner is in `dead_owners`."""
         c = t.tasks.c
-        gone = or_(c.lease_expires_at.is_(None), c.lease_expires_at < utcnow())
-        if dead_owners:
-            gone = or_(gone, c.owner.in_(list(dead_owners)))
         query = (
             update(t.tasks)
-            .where(c.status.in_(ACTIVE), gone)
+            .where(c.status.in_(ACTIVE), abandoned(t.tasks, dead_owners))
             .values(
                 status="interrupted",
                 finished_at=utcnow(),
@@ -150,11 +142,5 @@ class TaskRecords:
             return list((await conn.execute(query)).mappings())
 
     async def project_root(self, task_id: str) -> str | None:
-        query = (
-            select(t.projects.c.root)
-            .select_from(t.tasks.join(t.projects, t.tasks.c.project_id == t.projects.c.id))
-            .where(t.tasks.c.id == task_id)
-        )
-        async with self.store.reading() as conn:
-            root = (await conn.execute(query)).scalar()
-        return None if root is None else str(root)
+        """The project directory the task works in, or None for an unknown task."""
+        return await project_root(self.store, t.tasks, task_id)

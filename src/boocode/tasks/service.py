@@ -556,9 +556,15 @@ class TaskService:
             task.told = not started.done()  # then the tool call answers with the error
             await self._finish(task, "failed", error=message)
             return
-        task.detail.update(
-            agent_count=result.usage.get("agent_count"), duration_ms=result.usage["duration_ms"]
+        # Its final counts are the run's, over all attempts (its progress counted this attempt's agents).
+        totals = result.usage
+        task.usage = Usage(
+            input_total=totals["input_tokens"],
+            output=totals["output_tokens"],
+            cache_read=totals["cache_read_tokens"],
         )
+        task.tool_calls = totals["tool_uses"] or 0
+        task.detail.update(agent_count=totals["agent_count"], duration_ms=totals["duration_ms"])
         outcome = RunOutcome(
             task_id=task.id,
             run_id=result.run_id,

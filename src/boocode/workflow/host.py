@@ -17,7 +17,6 @@ from boocode.agent.structured import check_schema
 from boocode.agent.types import find_agent_type
 from boocode.errors import BoocodeError
 from boocode.llm.images import load_image
-from boocode.llm.types import Usage
 from boocode.store.runs import RunRecords
 from boocode.store.store import utcnow
 from boocode.tools.registry import workflow_agent_tools
@@ -35,15 +34,8 @@ THROWING_FAILURES = ("structured", "stall")
 
 
 @dataclass
-class RunTotals:
-    agent_count: int = 0
-    usage: Usage = field(default_factory=Usage)
-    tool_uses: int = 0
-
-
-@dataclass
 class SharedRun:
-    """What a run shares with its nested workflows: concurrency, agent count, budget, failures, totals."""
+    """What a run shares with its nested workflows: concurrency, agent count, budget, failures."""
 
     runtime: AgentRuntime
     records: RunRecords
@@ -52,7 +44,6 @@ class SharedRun:
     emit: Listener
     journal: Journal
     failures: list[dict[str, str]] = field(default_factory=list)
-    totals: RunTotals = field(default_factory=RunTotals)
     started: int = 0
 
     def fail(self, run_id: str, label: str, error: str) -> None:
@@ -199,7 +190,7 @@ class RunHost:
         notes: list[str] = []  # the agent's warnings, for the run log once it ends
         try:
             async with shared.semaphore:
-                await shared.records.update_agent(row, wait=False, status="running", started_at=utcnow())
+                await shared.records.start_agent(row)
                 shared.emit(RunEvent("agent_started", self.run_id, info))
 
                 def progress(event: AgentEvent) -> None:
@@ -214,7 +205,8 @@ class RunHost:
                 if isolated:
                     result = await self._run_isolated(spec, info["idx"], progress)
                 else:
-                    result = await run_agent(spec, shared.runtime, progress)
+                    # Not durable here: `_record` below is an awaited write, committed after the agent's rows.
+                    result = await run_agent(spec, shared.runtime, progress, durable=False)
             used = result.usage.output or 0
         finally:
             await asyncio.shield(shared.budget.settle(granted if shared.budget.total else 0, used))
@@ -234,7 +226,7 @@ class RunHost:
                 spec.root = tree.path
                 reminder = REMINDER.format(path=tree.path)
                 spec.system = f"{spec.system}\n\n{reminder}" if spec.system else reminder
-                result = await run_agent(spec, runtime, progress)
+                result = await run_agent(spec, runtime, progress, durable=False)  # as in `_execute`
         except BoocodeError as exc:
             raise ScriptHostError(f"agent(): {exc}") from None
         if tree.changed:
@@ -245,10 +237,7 @@ class RunHost:
         return result
 
     async def _record(self, row: str, result: AgentResult, info: dict[str, Any]) -> None:
-        totals = self.shared.totals
-        totals.agent_count += 1
-        totals.usage = totals.usage.add(result.usage)
-        totals.tool_uses += result.tool_calls
+        # The run's totals are summed from these rows at its end (`RunRecords.usage`), over all attempts.
         await self.shared.records.update_agent(
             row,
             status=result.status,

@@ -86,15 +86,15 @@ class Journal:
         return entry
 
     async def admit(self, run_id: str, key: str, occurrence: int, **values: Any) -> str:
-        """The row of a call about to run live: its earlier row (reset) if it has one, else a new row."""
+        """The row of a call about to run live: its earlier row (reset) if it has one, else a new row.
+        `attempts` grows when it starts (`RunRecords.start_agent`): a call interrupted while queued never
+        tried."""
         entry = self._entries.get((run_id, key, occurrence))
         if entry is None:
             return await self.records.add_agent(
-                run_id=run_id, key=key, occurrence=occurrence, resume_no=self.resume_no, attempts=1, **values
+                run_id=run_id, key=key, occurrence=occurrence, resume_no=self.resume_no, attempts=0, **values
             )
-        await self.records.update_agent(
-            entry["id"], resume_no=self.resume_no, attempts=entry["attempts"] + 1, **_FRESH, **values
-        )
+        await self.records.update_agent(entry["id"], resume_no=self.resume_no, **_FRESH, **values)
         return str(entry["id"])
 
     def child(self, call_key: str, occurrence: int) -> str | None:

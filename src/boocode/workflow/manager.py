@@ -273,16 +273,7 @@ class WorkflowRunner:
     async def _finish(
         self, run_id: str, shared: SharedRun, status: str, result: Any, error: str | None, started: float
     ) -> RunResult:
-        totals = shared.totals
-        usage = {
-            "agent_count": totals.agent_count,
-            "cached_agents": shared.journal.cached,
-            "input_tokens": totals.usage.input_total,
-            "output_tokens": totals.usage.output,
-            "cache_read_tokens": totals.usage.cache_read,
-            "tool_uses": totals.tool_uses,
-            "duration_ms": round((time.monotonic() - started) * 1000),
-        }
+        duration_ms = round((time.monotonic() - started) * 1000)  # of this attempt
         await shared.journal.flush()
         owned = await self.records.finish_run(
             run_id, owner=self.owner, status=status, result=result, error=error, failures=shared.failures
@@ -291,6 +282,13 @@ class WorkflowRunner:
             raise RunLostError(
                 f"run {run_id} was taken over by another process after this one's lease expired"
             )
+        # The run's usage over all its attempts: a call served from the journal spent nothing now, but its
+        # tokens were spent by the attempt that ran it (`cached_agents` says how many this attempt reused).
+        usage = {
+            **await self.records.usage(run_id),
+            "cached_agents": shared.journal.cached,
+            "duration_ms": duration_ms,
+        }
         self.on_event(RunEvent("run_finished", run_id, {"status": status, "error": error}))
         await self.observer.flush()
         return RunResult(run_id, status, result, list(shared.failures), usage, error)
