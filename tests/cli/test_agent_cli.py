@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from boocode.store.store import opened_store
+from boocode.testing.cli import boocode
 from boocode.testing.fake_llm import (
     FakeLLMServer,
     FakeReply,
@@ -24,17 +25,6 @@ from boocode.testing.fake_llm import (
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
 
 
-def boocode(env: dict[str, str], *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "boocode", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def session_count(db_url: str) -> int:
     async def count() -> int:
         async with opened_store(db_url) as store:
@@ -44,14 +34,14 @@ def session_count(db_url: str) -> int:
 
 
 def test_agent_prints_the_answer_and_records_the_session(env: dict[str, str], tmp_path: Path) -> None:
-    done = boocode(env, "agent", "say hi", cwd=tmp_path)
+    done = boocode(env, tmp_path, "agent", "say hi")
     assert done.returncode == 0, done.stderr
     assert done.stdout == "done: say hi\n"
     assert "started (model fake-model)" in done.stderr
-    listed = boocode(env, "sessions")
+    listed = boocode(env, tmp_path, "sessions")
     assert listed.returncode == 0 and "completed" in listed.stdout and "say hi" in listed.stdout
     session_id = listed.stdout.split()[0]
-    shown = boocode(env, "sessions", "show", session_id)
+    shown = boocode(env, tmp_path, "sessions", "show", session_id)
     assert shown.returncode == 0
     assert "--- user\nsay hi\n--- assistant\ndone: say hi" in shown.stdout
     assert "=== inference calls" in shown.stdout and "ok" in shown.stdout
@@ -63,15 +53,15 @@ def test_agent_json_and_schema(env: dict[str, str], tmp_path: Path) -> None:
         "properties": {"word": {"type": "string", "minLength": 2}},
         "required": ["word"],
     }
-    done = boocode(env, "agent", "a word", "--schema", json.dumps(schema), "--json", cwd=tmp_path)
+    done = boocode(env, tmp_path, "agent", "a word", "--schema", json.dumps(schema), "--json")
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["status"] == "completed" and out["output"] == minimal_instance(schema)
     assert out["session_id"].startswith("ses_") and out["usage"]["output_tokens"] > 0
 
 
-def test_config_masks_the_key(env: dict[str, str]) -> None:
-    done = boocode(env, "config")
+def test_config_masks_the_key(env: dict[str, str], tmp_path: Path) -> None:
+    done = boocode(env, tmp_path, "config")
     assert done.returncode == 0
     assert "sk-test-secret-value" not in done.stdout and "****alue" in done.stdout
     assert "provider" in done.stdout and "openai" in done.stdout
@@ -103,7 +93,7 @@ def test_bad_input_is_one_clear_line_and_writes_nothing(
     project.mkdir()
     (project / "notes.txt").write_text("text")
     (tmp_path / "outside.png").write_bytes(PNG)
-    done = boocode({**env, **extra_env}, *args, cwd=project)
+    done = boocode({**env, **extra_env}, project, *args)
     assert done.returncode == 2
     errors = [line for line in done.stderr.splitlines() if line.startswith("boocode: error:")]
     assert len(errors) == 1 and message in errors[0], done.stderr
@@ -113,7 +103,7 @@ def test_bad_input_is_one_clear_line_and_writes_nothing(
 
 def test_unreachable_server_fails_the_agent_clearly(env: dict[str, str], db_url: str, tmp_path: Path) -> None:
     unreachable = {**env, "BOOCODE_BASE_URL": "http://127.0.0.1:9/v1", "BOOCODE_MAX_RETRIES": "1"}
-    done = boocode(unreachable, "agent", "hi", cwd=tmp_path)
+    done = boocode(unreachable, tmp_path, "agent", "hi")
     assert done.returncode == 1
     [error] = [line for line in done.stderr.splitlines() if line.startswith("boocode: error:")]
     assert "127.0.0.1:9" in error and "sk-test" not in done.stderr

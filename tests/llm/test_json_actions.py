@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
-from boocode.agent.loop import AgentRuntime, AgentSpec, run_agent
+from boocode.agent.loop import AgentResult, AgentRuntime, AgentSpec, run_agent
 from boocode.config import load_settings
 from boocode.llm.json_actions import JsonActionProvider, action_schema
 from boocode.llm.openai_provider import OpenAIProvider
 from boocode.llm.retry import RetryPolicy
 from boocode.llm.types import ToolCallPart, ToolSpec
 from boocode.store.store import Store
-from boocode.testing.fake_llm import FakeLLMServer, FakeReply, FakeRequest
+from boocode.testing.fake_llm import FakeLLMServer, FakeReply, FakeRequest, Responder
+from boocode.tools.base import Tool
 from boocode.tools.registry import ALL_TOOLS
 from boocode.tools.repeats import REPEAT_NOTE, guard_repeats
 
@@ -24,6 +25,22 @@ from boocode.tools.repeats import REPEAT_NOTE, guard_repeats
 def server() -> Iterator[FakeLLMServer]:
     with FakeLLMServer() as fake:
         yield fake
+
+
+async def ask_for_the_password(
+    server: FakeLLMServer, responder: Responder, store: Store, root: Path, tools: Mapping[str, Tool]
+) -> AgentResult:
+    """An agent asked what secret.txt says, through the JSON-action wrapper, answered by `responder`."""
+    server.reset()
+    server.responder = responder
+    provider = JsonActionProvider(OpenAIProvider(server.openai_base_url, "k", "fake-model"))
+    settings = load_settings(env={"BOOCODE_HOME": str(root / "home")})
+    project_id = await store.ensure_project(root)
+    runtime = AgentRuntime(settings, store, provider, root, project_id, tools=tools, retry=RetryPolicy(0))
+    try:
+        return await run_agent(AgentSpec("What is the password in secret.txt?"), runtime)
+    finally:
+        await provider.aclose()
 
 
 def test_action_schema_keeps_only_required_arguments() -> None:
@@ -56,14 +73,7 @@ async def test_tool_call_and_answer_as_constrained_json(
             return FakeReply(text=json.dumps({"tool": "read_file", "arguments": {"path": "secret.txt"}}))
         return FakeReply(text=json.dumps({"answer": "TANGERINE"}))
 
-    server.reset()
-    server.responder = responder
-    provider = JsonActionProvider(OpenAIProvider(server.openai_base_url, "k", "fake-model"))
-    settings = load_settings(env={"BOOCODE_HOME": str(tmp_path / "home")})
-    project_id = await store.ensure_project(tmp_path)
-    runtime = AgentRuntime(settings, store, provider, tmp_path, project_id, retry=RetryPolicy(0))
-    result = await run_agent(AgentSpec("What is the password in secret.txt?"), runtime)
-    await provider.aclose()
+    result = await ask_for_the_password(server, responder, store, tmp_path, ALL_TOOLS)
     assert (result.status, result.output, result.tool_calls) == ("completed", "TANGERINE", 1)
     first, second = seen
     assert first.tools == [] and first.json_schema is not None and "anyOf" in first.json_schema
@@ -96,16 +106,7 @@ async def test_the_answer_phase_after_tool_use_is_held_to_an_answer(
             return FakeReply(text=read)
         return FakeReply(text=json.dumps({"answer": "TANGERINE"}))
 
-    server.reset()
-    server.responder = responder
-    provider = JsonActionProvider(OpenAIProvider(server.openai_base_url, "k", "fake-model"))
-    settings = load_settings(env={"BOOCODE_HOME": str(tmp_path / "home")})
-    project_id = await store.ensure_project(tmp_path)
-    runtime = AgentRuntime(
-        settings, store, provider, tmp_path, project_id, tools=guard_repeats(ALL_TOOLS), retry=RetryPolicy(0)
-    )
-    result = await run_agent(AgentSpec("What is the password in secret.txt?"), runtime)
-    await provider.aclose()
+    result = await ask_for_the_password(server, responder, store, tmp_path, guard_repeats(ALL_TOOLS))
     assert (result.status, result.output, result.turns) == ("completed", "TANGERINE", 3)
     answer = server.requests[2]
     assert answer.json_schema == action_schema([]) and answer.tools == []
