@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 import jsonschema
@@ -137,3 +139,39 @@ def test_the_proxy_comes_from_the_environment_once(monkeypatch: pytest.MonkeyPat
     assert OpenAIProvider("https://internal.example/v1", "k", "m")._proxy is None
     monkeypatch.delenv("HTTPS_PROXY")
     assert OpenAIProvider("https://api.example/v1", "k", "m")._proxy is None
+
+
+async def test_a_kept_alive_connection_closed_by_the_server_is_replaced(collect: Collect) -> None:
+    """The server drops its kept-alive connection when the second request arrives on it, answering
+    nothing: the request goes again on a new connection instead of failing."""
+    answered: list[int] = []
+    event = {"choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}]}
+    body = f"data: {json.dumps(event)}\n\ndata: [DONE]\n\n".encode()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for served in range(2):
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+            await reader.readexactly(length)
+            if served:  # a second request on this connection: closed unanswered
+                break
+            answered.append(1)
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    provider = OpenAIProvider(f"http://127.0.0.1:{port}/v1", "k", "m")
+    try:
+        for _ in range(2):
+            _, response = await collect(provider, ask("hi"))
+            assert response.message.text == "hi"
+    finally:
+        await provider.aclose()
+        server.close()
+    assert len(answered) == 2  # once on each connection

@@ -21,6 +21,9 @@ from boocode.llm.types import ModelRequest, StopReason, StreamEvent
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # As many connections as a fan-out may hold open at once (the engine caps agents at 256 per run).
 _MAX_CONNECTIONS = 1000
+# An idle connection is dropped before common servers drop it (llama.cpp's and uvicorn's 5 s): one reused
+# just as the server closes it fails at once ("Server disconnected", seen with aiohttp's default of 15 s).
+_KEEPALIVE_SECONDS = 4.0
 
 _STOP_REASONS: dict[str, StopReason] = {
     "stop": "end",
@@ -72,7 +75,9 @@ class OpenAIProvider:
         loop = asyncio.get_running_loop()
         session = self._session
         if session is None or session.closed or self._session_loop is not loop:
-            connector = aiohttp.TCPConnector(limit=_MAX_CONNECTIONS, limit_per_host=0)
+            connector = aiohttp.TCPConnector(
+                limit=_MAX_CONNECTIONS, limit_per_host=0, keepalive_timeout=_KEEPALIVE_SECONDS
+            )
             session = aiohttp.ClientSession(headers=self._headers, connector=connector)
             self._session, self._session_loop = session, loop
         return session
@@ -92,7 +97,7 @@ class OpenAIProvider:
         url = f"{self.base_url}/chat/completions"
         limits = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
         try:
-            async with self._client().post(url, json=body, timeout=limits, proxy=self._proxy) as response:
+            async with await self._send(url, body, limits) as response:
                 if response.status >= 400:
                     raise _status_error(response, await response.read(), reply.where, self._key)
                 async for chunk in _server_events(response, reply.where):
@@ -105,6 +110,18 @@ class OpenAIProvider:
         if reply.stop_reason == "end" and reply.has_tool_calls:
             reply.stop_reason = "tool_calls"
         yield reply.finish()
+
+    async def _send(
+        self, url: str, body: dict[str, Any], limits: aiohttp.ClientTimeout
+    ) -> aiohttp.ClientResponse:
+        """POST `body`; sent again once, on a new connection, when a kept-alive one turns out closed before
+        any answer: a server may close an idle connection just as a request goes out on it (seen with the
+        embedded llama.cpp server: an agent's next request failed in 4 ms with "Server disconnected").
+        Nothing was answered, so sending again is safe."""
+        try:
+            return await self._client().post(url, json=body, timeout=limits, proxy=self._proxy)
+        except aiohttp.ServerDisconnectedError:
+            return await self._client().post(url, json=body, timeout=limits, proxy=self._proxy)
 
     async def aclose(self) -> None:
         if self._session is not None:
