@@ -305,8 +305,12 @@ class _Agent:
         # The answer phase offers no tools (`answer_specs` only) and, for a schema on a provider with native
         # JSON schema, asks for it as the reply's format. An agent without tools starts in it; the others
         # enter it when their tool phase ends (a repeated read, the turn cap) or, with a schema,
-        # after a reply that is not the JSON answer. It never goes back to tools.
+        # after a reply that is not the JSON answer. It never goes back to tools. When a repeated read ends
+        # the tools of a schema agent, the first answer turn is in plain words (`summary`, no JSON format):
+        # held to the schema at once, small models answered `{"findings": []}` after reading the defect
+        # (Qwen2.5-Coder-1.5B, bench/quality); asked to say it first, then to give the JSON, they transcribe.
         answer_phase = not self.tools
+        summary = False
         failures = 0
         last_error = ""
 
@@ -341,8 +345,8 @@ class _Agent:
                 note = Message("user", [TextPart("\n\n".join(notes))])
                 await self.rt.store.add_message(chat_id, len(messages), note)
                 messages.append(note)
-            response = await self._turn(chat_id, len(messages), messages, progress, answer_phase)
-            self.answer_turns += answer_phase
+            response = await self._turn(chat_id, len(messages), messages, progress, answer_phase, summary)
+            self.answer_turns += answer_phase and not summary
             reply = response.message
             messages.append(reply)
             calls = reply.tool_calls
@@ -367,7 +371,8 @@ class _Agent:
                     # A read repeated with the same arguments: the model is looping, so the tools are over.
                     # Its result (the first output again) stays in the chat, then the request to answer.
                     answer_phase = True
-                    await say(prompts.answer_now(prompts.REPEATED_CALL, schema, self.via_tool))
+                    summary = schema is not None and not self.via_tool
+                    await say(prompts.answer_now(prompts.REPEATED_CALL, schema, self.via_tool, summary))
                 continue
             if schema is None:
                 return reply.text
@@ -378,7 +383,10 @@ class _Agent:
                 error = _json_error(reply.text, schema)
                 if error is None:
                     return parse_json_text(reply.text)
-                if answer_phase:
+                if summary:  # the result in words: now as JSON
+                    summary = False
+                    nudge = prompts.final_answer_request(schema)
+                elif answer_phase:
                     fail_structured(error)
                     nudge = prompts.retry_after_invalid(error)
                 else:
@@ -387,7 +395,13 @@ class _Agent:
             await say(nudge)
 
     async def _turn(
-        self, chat_id: str, seq: int, messages: list[Message], progress: _Progress, answer_phase: bool
+        self,
+        chat_id: str,
+        seq: int,
+        messages: list[Message],
+        progress: _Progress,
+        answer_phase: bool,
+        summary: bool = False,
     ) -> ModelResponse:
         remaining = self.output_cap - self.output_used
         if remaining <= 0:
@@ -399,7 +413,7 @@ class _Agent:
             messages=list(messages),
             system=self.system,
             tools=self.answer_specs if answer_phase else self.tool_specs,
-            json_schema=self.spec.schema if answer_phase and not self.via_tool else None,
+            json_schema=self.spec.schema if answer_phase and not self.via_tool and not summary else None,
             max_output_tokens=remaining,
             temperature=self.rt.temperature,
             seed=self.rt.seed,

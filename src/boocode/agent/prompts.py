@@ -49,10 +49,16 @@ REPEATED_CALL = "You called a tool again with the same arguments, so your tool w
 TURN_CAP = "You have used all your turns, so your tool work is done."
 
 
-def answer_now(reason: str, schema: dict[str, Any] | None, via_tool: bool) -> str:
+def answer_now(reason: str, schema: dict[str, Any] | None, via_tool: bool, summary: bool = False) -> str:
     """The user turn that ends an agent's tool phase (`reason`: `REPEATED_CALL` or `TURN_CAP`): no more tools,
-    give the answer from the tool outputs above, in the shape the agent answers in."""
+    give the answer from the tool outputs above, in the shape the agent answers in; with `summary`, first in
+    plain words (the JSON is asked for next)."""
     lead = f"{reason} No more tools are available: answer from the tool outputs above."
+    if summary:
+        return (
+            f"{lead} First state your result in plain words: each thing you found, with its file and line "
+            "where that applies, or that you found nothing. You will then be asked for it as JSON."
+        )
     if schema is None:
         return f"{lead} Answer now, in plain text."
     if via_tool:
