@@ -36,13 +36,13 @@ PROTOCOL = (
     'Reply with one JSON object per turn: {"tool": "<name>", "arguments": {...}} calls a tool and you will '
     'see its result; {"answer": "..."} ends the task with that result.\n'
     # Two worked examples: without them the 0.5B model answered from the prompt alone in 1 of 4 runs, or
-    # called tools for a task needing none; with them, 8 of 8 runs were right (see the issue notes). The
-    # second one's answer must not be a word a model could take for an acknowledgement: with "OK" there, the
-    # 0.5B answered "Call the git_changes tool ..." with {"answer": "OK"}.
+    # called tools for a task needing none; with them, 8 of 8 runs were right (see the issue notes). (The
+    # 0.5B once copied the second one, answering "Call the git_changes tool ..." with {"answer": "OK"}; with a
+    # number there instead, it stopped calling read_file in the tool round-trip test: kept as measured.)
     "Examples:\n"
     'Task: Read notes.txt and reply with its first word. -> {"tool": "read_file", "arguments": {"path": '
     '"notes.txt"}} -> (you see the file) -> {"answer": "Hello"}\n'
-    'Task: How many legs has a spider? Reply with the number. -> {"answer": "8"}'
+    'Task: Reply with exactly one word: OK -> {"answer": "OK"}'
 )
 
 

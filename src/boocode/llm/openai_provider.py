@@ -43,7 +43,8 @@ class OpenAIProvider:
     1.4-1.6 s of client time with `aiohttp` and 5.7-5.9 s with `httpx` (whose connection pool rescans
     every connection on each request), on the same machine in the same run.
 
-    `timeout` bounds connecting and each wait for the next chunk. `extra_body` is merged into every
+    `timeout` bounds connecting and each wait for the next chunk. `keep_alive=False` opens a connection per
+    request (for servers that hold a thread per open connection). `extra_body` is merged into every
     request (server-specific options). Reasoning text arrives as `reasoning_content` (llama.cpp,
     DeepSeek) or `reasoning` (vLLM) deltas.
     """
@@ -57,6 +58,7 @@ class OpenAIProvider:
         name: str = "openai",
         capabilities: Capabilities = Capabilities(),  # noqa: B008 (frozen, so sharing it is safe)
         extra_body: dict[str, Any] | None = None,
+        keep_alive: bool = True,
     ) -> None:
         self.name = name
         self.default_model = default_model
@@ -68,6 +70,7 @@ class OpenAIProvider:
         self._session: aiohttp.ClientSession | None = None
         self._session_loop: asyncio.AbstractEventLoop | None = None
         self._proxy = _proxy_for(self.base_url)
+        self._keep_alive = keep_alive
 
     def _client(self) -> aiohttp.ClientSession:
         """The connection pool, made on first use inside the running loop (aiohttp binds it to its loop);
@@ -76,7 +79,10 @@ class OpenAIProvider:
         session = self._session
         if session is None or session.closed or self._session_loop is not loop:
             connector = aiohttp.TCPConnector(
-                limit=_MAX_CONNECTIONS, limit_per_host=0, keepalive_timeout=_KEEPALIVE_SECONDS
+                limit=_MAX_CONNECTIONS,
+                limit_per_host=0,
+                keepalive_timeout=_KEEPALIVE_SECONDS if self._keep_alive else None,
+                force_close=not self._keep_alive,
             )
             session = aiohttp.ClientSession(headers=self._headers, connector=connector)
             self._session, self._session_loop = session, loop

@@ -49,8 +49,16 @@ class LocalProvider:
             if self._api is None or self._base_url != server.base_url:
                 if self._api is not None:
                     await self._api.aclose()
+                # No kept-alive connections: llama.cpp's HTTP server holds a thread per open connection, so
+                # idle ones left by finished agents made new requests wait (the local-model tests ran twice
+                # as long), and a loopback connection costs a tenth of a millisecond.
                 inner = OpenAIProvider(
-                    server.base_url, "local", server.model_name, name="local", capabilities=CAPABILITIES
+                    server.base_url,
+                    "local",
+                    server.model_name,
+                    name="local",
+                    capabilities=CAPABILITIES,
+                    keep_alive=False,
                 )
                 self._api, self._base_url = JsonActionProvider(inner), server.base_url
             return self._api
