@@ -8,7 +8,8 @@ from typing import Any
 
 from boocode.config import Settings, load_settings
 from boocode.errors import InputError
-from boocode.runtime import open_runtime, project_root
+from boocode.project import project_root
+from boocode.runtime import open_runtime
 from boocode.store.runs import RunRecords
 from boocode.store.store import opened_store
 from boocode.workflow.discovery import read_script, resolve

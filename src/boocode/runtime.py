@@ -10,21 +10,13 @@ from pathlib import Path
 from boocode.agent.loop import AgentRuntime
 from boocode.agent.stagger import PrefixStagger
 from boocode.config import Settings
-from boocode.errors import ConfigError
 from boocode.llm.factory import open_provider
 from boocode.llm.retry import RetryPolicy
+from boocode.project import project_root
 from boocode.store.store import open_store
 from boocode.tasks.service import TaskService
 from boocode.tools.policy import ToolPolicy
 from boocode.tools.registry import tools_for
-
-
-def project_root(directory: str | Path | None) -> Path:
-    """The project directory agents work in (default: the current directory); it must exist."""
-    root = Path(directory or ".").expanduser().resolve()
-    if not root.is_dir():
-        raise ConfigError(f"project directory not found: {root}")
-    return root
 
 
 @asynccontextmanager

@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 from server_helpers import Gate, responder, settings_for, write_workflow
 
 from boocode.config import Settings
-from boocode.server import ServerSettings, create_app
+from boocode.server.app import create_app
+from boocode.server.settings import ServerSettings
 from boocode.testing.fake_llm import FakeLLMServer
 
 

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 
 from boocode.config import Settings
 from boocode.errors import ConfigError
-from boocode.server import ServerSettings, create_app, server_settings
-from boocode.server.settings import is_loopback
+from boocode.server.app import create_app
+from boocode.server.settings import ServerSettings, is_loopback, server_settings
 
 TOKEN = "s3cret-token-0123456789abcdef"
 

@@ -13,7 +13,8 @@ import pytest
 from server_helpers import Gate, LiveServer, Sse, cli_env, iter_sse
 
 from boocode.config import Settings
-from boocode.server import ServerSettings, create_app
+from boocode.server.app import create_app
+from boocode.server.settings import ServerSettings
 
 TIMEOUT = httpx.Timeout(10.0, read=90.0)
 

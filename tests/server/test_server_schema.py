@@ -17,7 +17,8 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 from server_helpers import LiveServer
 
 from boocode.config import Settings
-from boocode.server import ServerSettings, create_app
+from boocode.server.app import create_app
+from boocode.server.settings import ServerSettings
 
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
 

@@ -5,20 +5,23 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from boocode.agent.loop import AgentEvent, AgentResult, AgentSpec, run_agent
-from boocode.agent.structured import check_schema
 from boocode.cli.common import progress_line, run_async, settings_or_exit
 from boocode.errors import SchemaError
 from boocode.llm.images import load_image
-from boocode.runtime import open_runtime, project_root
+from boocode.project import project_root
+
+if TYPE_CHECKING:
+    from boocode.agent.loop import AgentEvent, AgentResult
 
 
 def parse_schema(text: str | None) -> dict[str, Any] | None:
     """`--schema` as JSON text or `@file`, checked before anything runs."""
+    from boocode.agent.structured import check_schema
+
     if text is None:
         return None
     where = "--schema"
@@ -106,6 +109,9 @@ def agent(
     as_json: bool,
 ) -> None:
     """Run one agent on PROMPT and print its final answer (progress goes to stderr)."""
+    from boocode.agent.loop import AgentSpec, run_agent
+    from boocode.runtime import open_runtime
+
     settings = settings_or_exit()
 
     async def main() -> int:

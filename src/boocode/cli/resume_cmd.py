@@ -8,7 +8,6 @@ from typing import cast
 import click
 
 from boocode.cli.common import progress_line, run_async, settings_or_exit
-from boocode.cli.progress import progress_for
 from boocode.cli.run_cmd import parse_args_json, report_outcome
 from boocode.workflow.journal import MODES, ResumeMode
 
@@ -50,6 +49,7 @@ def resume(
     unfinished ones run again. Refused while another live process runs it. Prints what `boocode run` prints.
     """
     from boocode.api import edited_script, run_project
+    from boocode.cli.progress import progress_for
     from boocode.runtime import open_runtime
     from boocode.workflow.manager import WorkflowRunner
 

@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from boocode.cli.common import progress_line, run_async, settings_or_exit
-from boocode.cli.progress import progress_for
 from boocode.errors import InputError
-from boocode.runtime import open_runtime, project_root
+from boocode.project import project_root
 
 if TYPE_CHECKING:
     from boocode.workflow.manager import RunResult
@@ -82,6 +81,8 @@ def run(
     out: str | None,
 ) -> None:
     """Run WORKFLOW (a name from `boocode workflows`, or a path to a .js script)."""
+    from boocode.cli.progress import progress_for
+    from boocode.runtime import open_runtime
     from boocode.workflow.discovery import resolve
     from boocode.workflow.manager import WorkflowRunner
 

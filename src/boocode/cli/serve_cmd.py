@@ -8,8 +8,8 @@ import click
 
 from boocode.cli.common import fail, settings_or_exit
 from boocode.errors import BoocodeError
-from boocode.runtime import project_root
-from boocode.server.settings import DEFAULT_PORT
+from boocode.project import project_root
+from boocode.server.settings import DEFAULT_PORT, server_settings
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -37,7 +37,7 @@ def serve(host: str, port: int, project: str | None) -> None:
     """
     import uvicorn
 
-    from boocode.server import create_app, server_settings
+    from boocode.server.app import create_app
 
     settings = settings_or_exit()
     try:

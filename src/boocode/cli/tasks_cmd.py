@@ -10,11 +10,10 @@ import click
 
 from boocode.cli.common import fail, progress_line, run_async, settings_or_exit
 from boocode.errors import InputError
-from boocode.runtime import open_runtime, project_root
+from boocode.project import project_root
 from boocode.store.store import opened_store
 from boocode.tasks.control import TaskNotActiveError, cancel_task, status_now
 from boocode.tasks.records import TaskRecords
-from boocode.tasks.service import TaskService
 
 _LIST_FIELDS = (
     "id",
@@ -164,6 +163,9 @@ def cancel(task_id: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the new task as JSON.")
 def rerun(task_id: str, allow: tuple[str, ...], as_json: bool) -> None:
     """Run an ended subagent task again (as a new task, in its project) and print its result."""
+    from boocode.runtime import open_runtime
+    from boocode.tasks.service import TaskService
+
     settings = settings_or_exit()
 
     async def main() -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from boocode.cli.common import fail, settings_or_exit
-from boocode.runtime import project_root
+from boocode.project import project_root
 
 
 @click.group(invoke_without_command=True)

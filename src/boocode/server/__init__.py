@@ -1,6 +1,4 @@
-"""boocode's server: the JSON API, live run events (SSE) and the web trace viewer (`boocode serve`)."""
+"""boocode's server: the JSON API, live run events (SSE) and the web trace viewer (`boocode serve`).
 
-from boocode.server.app import create_app
-from boocode.server.settings import ServerSettings, server_settings
-
-__all__ = ["ServerSettings", "create_app", "server_settings"]
+The app is in `boocode.server.app` and its settings in `boocode.server.settings`; nothing is imported
+here, so commands that only need the settings do not load FastAPI."""

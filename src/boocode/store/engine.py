@@ -9,11 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
@@ -27,18 +23,30 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK = 0x626F6F636F6465
 
 
-def _alembic_config(connection: Connection) -> Config:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.attributes["connection"] = connection
-    return cfg
+def head_revision() -> str:
+    """The newest migration's revision, found without alembic: files are `versions/NNNN_*.py` with
+    `revision = "NNNN"`, in one linear chain."""
+    return max(path.name[:4] for path in (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
+
+
+def _current_revision(connection: Connection) -> str | None:
+    """The revision alembic recorded in the database, read with plain SQL (None: not migrated yet)."""
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def _upgrade(connection: Connection) -> None:
-    cfg = _alembic_config(connection)
-    head = ScriptDirectory.from_config(cfg).get_current_head()
-    if MigrationContext.configure(connection).get_current_revision() != head:
-        command.upgrade(cfg, "head")
+    """Migrate to the head; alembic (slow to import) is loaded only when the schema is not at the head."""
+    if _current_revision(connection) == head_revision():
+        return
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, "head")
 
 
 def sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
