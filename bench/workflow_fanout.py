@@ -3,9 +3,11 @@
 Reports wall time against the ideal ceil(N/16) x latency, next to a plain asyncio + `openai` SDK loop with
 the same concurrency in the same run (the reference) and a bare `aiohttp` loop reading raw bytes (the fake
 server's own floor), with each one's CPU time per agent, plus peak memory and sandbox creation time.
-The fake server runs in its own process so its work does not share this process's GIL.
+Each loop runs `--repeat` times, interleaved; the figures are medians, with the range of the ratio. The fake
+server runs in its own process (on uvloop when it is installed, as with the dev extra) so its work does
+not share this process's GIL.
 
-    .venv/bin/python bench/workflow_fanout.py [--agents 1000] [--latency 0.1] [--concurrency 16]
+    .venv/bin/python bench/workflow_fanout.py [--agents 1000] [--latency 0.1] [--concurrency 16] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncio
 import dataclasses
 import math
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,10 +37,15 @@ from boocode.workflow.sandbox import Sandbox
 from boocode.workflow.script import load_script
 
 SERVER = """
-import sys, time
+import asyncio, sys
 from boocode.testing.fake_llm import FakeLLMServer, FakeReply
+try:
+    from uvloop import new_event_loop  # a lighter server loop: less of the server's own time in every figure
+except ImportError:
+    new_event_loop = asyncio.new_event_loop
 latency = float(sys.argv[1])
-with FakeLLMServer(lambda r: FakeReply(text="done: " + r.last_user_text, delay=latency)) as s:
+reply = lambda r: FakeReply(text="done: " + r.last_user_text, delay=latency)
+with FakeLLMServer(reply, loop_factory=new_event_loop) as s:
     print(s.openai_base_url, flush=True)
     sys.stdin.read()
 """
@@ -126,28 +134,37 @@ async def sandbox_creation() -> float:
     return (time.perf_counter() - start) / 20
 
 
-async def main(n: int, latency: float, concurrency: int) -> None:
+async def main(n: int, latency: float, concurrency: int, repeat: int) -> None:
     server = subprocess.Popen(  # noqa: ASYNC220 (started once, before anything is measured)
         [sys.executable, "-c", SERVER, str(latency)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
     assert server.stdout is not None
     base_url = server.stdout.readline().strip()
+    rows: dict[str, list[Clock]] = {"asyncio + aiohttp": [], "asyncio + SDK": [], "boocode workflow": []}
     try:
-        ideal = math.ceil(n / concurrency) * latency
-        floor = await bare_http(base_url, n, concurrency)
-        reference = await sdk_reference(base_url, n, concurrency)
-        with tempfile.TemporaryDirectory() as tmp:
-            boocode = await workflow_run(base_url, n, concurrency, Path(tmp))
+        for _ in range(repeat):  # interleaved, so a slow moment of the machine touches every row alike
+            rows["asyncio + aiohttp"].append(await bare_http(base_url, n, concurrency))
+            rows["asyncio + SDK"].append(await sdk_reference(base_url, n, concurrency))
+            with tempfile.TemporaryDirectory() as tmp:
+                rows["boocode workflow"].append(await workflow_run(base_url, n, concurrency, Path(tmp)))
         per_run = await sandbox_creation()
     finally:
         server.communicate(timeout=30)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{n} agents, concurrency {concurrency}, latency {latency * 1000:.0f} ms, ideal {ideal:.2f} s")
-    rows = (("asyncio + aiohttp", floor), ("asyncio + SDK", reference), ("boocode workflow", boocode))
-    for name, clock in rows:
+    ideal = math.ceil(n / concurrency) * latency
+    reference = statistics.median(c.wall for c in rows["asyncio + SDK"])
+    print(
+        f"{n} agents, concurrency {concurrency}, latency {latency * 1000:.0f} ms, ideal {ideal:.2f} s; "
+        f"median of {repeat} runs (range)"
+    )
+    for name, clocks in rows.items():
+        walls = [c.wall for c in clocks]
+        wall = statistics.median(walls)
+        cpu = statistics.median(c.cpu for c in clocks)
         print(
-            f"{name:18}: {clock.wall:6.2f} s  ratio to ideal {clock.wall / ideal:.3f}  "
-            f"x{clock.wall / reference.wall:.3f} the SDK loop  CPU {clock.cpu / n * 1000:.2f} ms/agent"
+            f"{name:18}: {wall:6.2f} s  ratio to ideal {wall / ideal:.3f} "
+            f"({min(walls) / ideal:.3f}-{max(walls) / ideal:.3f})  "
+            f"x{wall / reference:.3f} the SDK loop  CPU {cpu / n * 1000:.2f} ms/agent"
         )
     print(f"peak RSS {peak_mb:.0f} MB; sandbox run of `return 1`: {per_run * 1000:.1f} ms")
 
@@ -159,5 +176,6 @@ if __name__ == "__main__":
     parser.add_argument("--agents", type=int, default=1000)
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each loop; medians are reported")
     ns = parser.parse_args()
-    asyncio.run(main(ns.agents, ns.latency, ns.concurrency))
+    asyncio.run(main(ns.agents, ns.latency, ns.concurrency, ns.repeat))

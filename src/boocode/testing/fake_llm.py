@@ -22,8 +22,9 @@ import re
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from types import TracebackType
 from typing import Any, ClassVar, Literal
 
@@ -100,6 +101,7 @@ class FakeReply:
     - `delay`: seconds to wait before answering.
     - `hold`: wait before answering until this event is set (or the server stops), so a test decides when.
     - `cut_after`: drop the connection after this many stream events, with no finish.
+    - `gap`: seconds between stream events (a slow server: a long prompt read, slow generation).
     - `chunks`: stream exactly these events instead (a dict is one SSE event, a str is sent as it is);
       plain (non-streaming) requests ignore it.
     """
@@ -114,6 +116,7 @@ class FakeReply:
     delay: float = 0.0
     hold: threading.Event | None = None
     cut_after: int | None = None
+    gap: float = 0.0
     chunks: Sequence[Chunk] | None = None
 
 
@@ -525,7 +528,8 @@ class FakeLLMServer:
     Use it as a context manager (`with` or `async with`), or call `start()`/`stop()`; one server may serve
     many tests with `reset()` between them. `responder` may be replaced at any time. Exceptions raised by
     the responder answer HTTP 500 and are raised again by `stop()`/`reset()`, so a broken test responder
-    cannot pass unnoticed.
+    cannot pass unnoticed. `loop_factory` makes the server's event loop (a faster one, such as uvloop's, keeps
+    the server's own overhead small in benchmarks).
     """
 
     def __init__(
@@ -534,8 +538,10 @@ class FakeLLMServer:
         *,
         port: int = 0,
         models: Sequence[str] = ("fake-model",),
+        loop_factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop,
     ) -> None:
         self.responder = responder
+        self._loop_factory = loop_factory
         self.models = list(models)
         self._requested_port = port
         self._requests: list[FakeRequest] = []
@@ -600,7 +606,7 @@ class FakeLLMServer:
         )
         self._server = uvicorn.Server(config)
         self._stopping = asyncio.Event()
-        self._loop = asyncio.new_event_loop()
+        self._loop = self._loop_factory()
         self._thread = threading.Thread(target=self._run, args=(sock,), name="fake-llm", daemon=True)
         self._thread.start()
         return self
@@ -710,7 +716,8 @@ class FakeLLMServer:
         if not request.stream:
             return JSONResponse(wire.message(request, reply, reply_id))
         chunks = reply.chunks if reply.chunks is not None else wire.events(request, reply, reply_id)
-        return StreamingResponse(_sse(wire, chunks, reply.cut_after), media_type="text/event-stream")
+        events = _sse(wire, chunks, reply.cut_after, partial(self._pause, reply.gap))
+        return StreamingResponse(events, media_type="text/event-stream")
 
     async def _hold(self, gate: threading.Event) -> None:
         """Wait until `gate` is set or the server is stopping (checked off the loop, 20 times a second)."""
@@ -733,11 +740,16 @@ def _error_response(wire: type[_OpenAIWire] | type[_AnthropicWire], error: FakeE
 
 
 async def _sse(
-    wire: type[_OpenAIWire] | type[_AnthropicWire], chunks: Iterable[Chunk], cut_after: int | None
+    wire: type[_OpenAIWire] | type[_AnthropicWire],
+    chunks: Iterable[Chunk],
+    cut_after: int | None,
+    pause: Callable[[], Awaitable[None]],
 ) -> AsyncIterator[str]:
     for sent, chunk in enumerate(chunks):
         if sent == cut_after:
             raise _CutStream
+        if sent:
+            await pause()
         yield wire.sse(chunk)
 
 
