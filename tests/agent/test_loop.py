@@ -197,6 +197,36 @@ async def test_stalled_attempts_restart_then_fail(fake: FakeLLMServer, make_runt
     assert [c["status"] for c in calls] == ["cancelled", "cancelled"]
 
 
+HEAD = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "fake-model"}
+
+
+def _chunk(delta: dict[str, object], **extra: object) -> dict[str, object]:
+    return {**HEAD, "choices": [{"index": 0, "delta": delta}], **extra}
+
+
+SLOW_STARTS = {  # six events 0.25 s apart before the answer: 1.5 s, over the 1 s stall limit
+    "prompt read": [_chunk({}, prompt_progress={"total": 600, "processed": 100 * n}) for n in range(1, 7)],
+    "reasoning": [_chunk({"reasoning_content": f"step {n}. "}) for n in range(6)],
+}
+
+
+@pytest.mark.parametrize("start", SLOW_STARTS)
+async def test_a_slow_reply_that_shows_progress_is_not_a_stall(
+    fake: FakeLLMServer, make_runtime: MakeRuntime, start: str
+) -> None:
+    answer = [
+        _chunk({"content": "answer"}),
+        {**_chunk({}), "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+    ]
+    fake.responder = lambda r: FakeReply(chunks=[*SLOW_STARTS[start], *answer, "data: [DONE]\n\n"], gap=0.25)
+    provider = OpenAIProvider(fake.openai_base_url, "k", "fake-model")
+    runtime = await make_runtime(provider, stall_seconds=1.0, stall_attempts=2)
+    events: list[str] = []
+    result = await run_agent(AgentSpec("think long", tools=[]), runtime, lambda e: events.append(e.kind))
+    assert (result.status, result.output) == ("completed", "answer")
+    assert "stall" not in events and len(fake.requests) == 1
+
+
 async def test_cancelling_an_agent_records_it(
     store: Store, fake: FakeLLMServer, make_runtime: MakeRuntime
 ) -> None:

@@ -16,6 +16,8 @@ from boocode.llm.types import (
     ImagePart,
     Message,
     ModelRequest,
+    ReplyProgress,
+    TextDelta,
     TextPart,
     ToolCallPart,
     ToolResultPart,
@@ -111,6 +113,38 @@ async def test_error_event_in_the_stream_is_retryable(
     fake.responder = lambda r: FakeReply(chunks=[{"error": {"message": "model crashed"}}])
     error = await fail(openai_provider, ask("hi"))
     assert error.retryable and "model crashed" in str(error)
+
+
+async def test_prompt_reading_and_tool_call_arguments_show_as_progress(
+    fake: FakeLLMServer, openai_provider: Provider, collect: Collect
+) -> None:
+    head = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m"}
+    reading = {"role": "assistant", "content": None}
+    prompt = [  # as llama.cpp streams them with `return_progress`
+        {
+            **head,
+            "choices": [{"index": 0, "delta": reading}],
+            "prompt_progress": {"total": 900, "processed": n},
+        }
+        for n in (512, 900)
+    ]
+    call = {"index": 0, "id": "c1", "function": {"name": "write_file", "arguments": '{"content": "x"}'}}
+    chunks = [
+        *prompt,
+        {**head, "choices": [{"index": 0, "delta": {"content": "Writing."}}]},
+        {**head, "choices": [{"index": 0, "delta": {"tool_calls": [call]}}]},
+        {**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
+        "data: [DONE]\n\n",
+    ]
+    fake.responder = lambda r: FakeReply(chunks=chunks)
+    events, response = await collect(openai_provider, ask("write it", tools=[WRITE]))
+    assert events[:-1] == [
+        ReplyProgress("prompt", 512, 900),
+        ReplyProgress("prompt", 900, 900),
+        TextDelta("Writing."),
+        ReplyProgress("output"),
+    ]
+    assert response.message.tool_calls[0].arguments == {"content": "x"}
 
 
 async def test_an_event_longer_than_a_stream_buffer_arrives_whole(

@@ -18,6 +18,7 @@ from boocode.llm.types import (
     ModelResponse,
     ReasoningDelta,
     ReasoningPart,
+    ReplyProgress,
     ResponseDone,
     TextDelta,
     TextPart,
@@ -39,7 +40,7 @@ class TurnContext:
     message_seq: int
     timeout: float
     retry: RetryPolicy
-    on_delta: Callable[[str], None] | None = None
+    on_progress: Callable[[], None] | None = None  # any sign of the reply coming: text, reasoning, progress
     finalize: Callable[[ModelResponse], ModelResponse] | None = None
     stagger: PrefixStagger | None = None
 
@@ -148,11 +149,13 @@ async def _attempt(
             if isinstance(event, ResponseDone):
                 response = event.response
                 break
+            if ctx.on_progress:
+                ctx.on_progress()
+            if isinstance(event, ReplyProgress) and event.stage == "prompt":
+                continue  # the prompt is being read: no token yet
             if first_token is None:
                 first_token = time.monotonic()
             if isinstance(event, TextDelta):
-                if ctx.on_delta:
-                    ctx.on_delta(event.text)
                 await writer.add(text=event.text)
             elif isinstance(event, ReasoningDelta):
                 await writer.add(reasoning=event.text)

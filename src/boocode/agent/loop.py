@@ -430,7 +430,7 @@ class _Agent:
             message_seq=seq,
             timeout=self.settings.request_timeout,
             retry=self.rt.retry or RetryPolicy(self.settings.max_retries),
-            on_delta=lambda _text: progress.tick(),
+            on_progress=progress.tick,
             finalize=partial(self._text_tool_call, offered) if offered else None,
             stagger=self.rt.stagger,
         )

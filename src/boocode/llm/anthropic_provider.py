@@ -14,7 +14,7 @@ from boocode.errors import ProviderError
 from boocode.llm import payload
 from boocode.llm.provider import Capabilities
 from boocode.llm.retry import http_error, transport_error
-from boocode.llm.types import ModelRequest, StopReason, StreamEvent
+from boocode.llm.types import ModelRequest, ReplyProgress, StopReason, StreamEvent
 
 _STOP_REASONS: dict[str, StopReason] = {
     "end_turn": "end",
@@ -115,6 +115,7 @@ def _read_event(
             return reply.reasoning(delta.thinking)
         if delta.type == "input_json_delta":
             reply.tool_call(event.index, arguments=delta.partial_json)
+            return ReplyProgress("output")
     elif event.type == "message_delta":
         # message_delta counts are cumulative and win over message_start's.
         usage.update(event.usage.model_dump(exclude_none=True))

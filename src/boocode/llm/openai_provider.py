@@ -16,7 +16,7 @@ from boocode.errors import ProviderError
 from boocode.llm import payload
 from boocode.llm.provider import Capabilities
 from boocode.llm.retry import http_error, transport_error
-from boocode.llm.types import ModelRequest, StopReason, StreamEvent
+from boocode.llm.types import ModelRequest, ReplyProgress, StopReason, StreamEvent
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # As many connections as a fan-out may hold open at once (the engine caps agents at 256 per run).
@@ -201,6 +201,10 @@ def _read_chunk(chunk: dict[str, Any], reply: payload.ReplyAssembler) -> list[St
     if isinstance(usage, dict):
         reply.usage = payload.openai_usage(usage)
     events: list[StreamEvent] = []
+    progress = chunk.get("prompt_progress")  # llama.cpp, asked with `return_progress`
+    if isinstance(progress, dict):
+        done, total = _count(progress.get("processed")), _count(progress.get("total"))
+        events.append(ReplyProgress("prompt", done, total))
     for choice in (chunk.get("choices") or [])[:1]:
         delta = choice.get("delta") or {}
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
@@ -209,7 +213,8 @@ def _read_chunk(chunk: dict[str, Any], reply: payload.ReplyAssembler) -> list[St
         content = delta.get("content")
         if isinstance(content, str) and content:
             events.append(reply.text(content))
-        for call in delta.get("tool_calls") or ():
+        calls = delta.get("tool_calls") or ()
+        for call in calls:
             function = call.get("function") or {}
             reply.tool_call(
                 call.get("index", 0),
@@ -217,7 +222,13 @@ def _read_chunk(chunk: dict[str, Any], reply: payload.ReplyAssembler) -> list[St
                 name=function.get("name"),
                 arguments=function.get("arguments") or "",
             )
+        if calls:
+            events.append(ReplyProgress("output"))
         finish = choice.get("finish_reason")
         if finish is not None:
             reply.stop_reason = _STOP_REASONS.get(finish, "other")
     return events
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -156,9 +156,21 @@ class ReasoningDelta:
 
 
 @dataclass(frozen=True)
+class ReplyProgress:
+    """The reply is under way with nothing to show: `stage` "prompt" while the server reads the prompt
+    (llama.cpp's `prompt_progress`: `done` of `total` tokens), "output" while a tool call's arguments arrive.
+    What keeps a slow but working reply from being taken for a stall."""
+
+    stage: Literal["prompt", "output"]
+    done: int | None = None
+    total: int | None = None
+    kind: Literal["reply_progress"] = "reply_progress"
+
+
+@dataclass(frozen=True)
 class ResponseDone:
     response: ModelResponse
     kind: Literal["done"] = "done"
 
 
-StreamEvent = TextDelta | ReasoningDelta | ResponseDone
+StreamEvent = TextDelta | ReasoningDelta | ReplyProgress | ResponseDone

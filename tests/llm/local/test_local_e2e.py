@@ -14,7 +14,9 @@ import pytest
 
 from boocode.config import Settings
 from boocode.llm.local.models import DEFAULT_MODEL
+from boocode.llm.local.provider import LocalProvider
 from boocode.llm.local.server import LocalServer, get_local_server
+from boocode.llm.types import Message, ModelRequest, ReplyProgress, TextDelta, TextPart
 
 pytestmark = pytest.mark.local_llm
 
@@ -89,6 +91,28 @@ async def test_streamed_usage_reports_prompt_cache_hits(local_server: LocalServe
     assert second["prompt_tokens_details"]["cached_tokens"] > 200  # the shared prefix was not recomputed
     assert second["prompt_tokens_details"]["cached_tokens"] < second["prompt_tokens"]
     assert 0 < second["completion_tokens"] <= 5
+
+
+async def test_a_long_prompt_streams_its_reading_progress(
+    local_settings: Settings, local_server: LocalServer
+) -> None:
+    provider = LocalProvider(local_settings)
+    text = " ".join(f"Item {i} is on shelf {i % 7}." for i in range(160))  # about 1500 tokens
+    request = ModelRequest(
+        DEFAULT_MODEL,
+        [Message("user", [TextPart(f"{text}\nWhere is item 5?")])],
+        max_output_tokens=8,
+        **PINNED,
+    )
+    try:
+        events = [e async for e in provider.stream(request, timeout=TIMEOUT)]
+    finally:
+        await provider.aclose()
+    progress = [e for e in events if isinstance(e, ReplyProgress)]
+    first_text = next(i for i, e in enumerate(events) if isinstance(e, TextDelta))
+    assert len(progress) >= 2 and all(events.index(p) < first_text for p in progress)  # 512-token batches
+    assert all(p.stage == "prompt" and p.total and p.total > 1000 for p in progress)
+    assert [p.done for p in progress] == sorted(p.done or 0 for p in progress)
 
 
 async def test_concurrent_requests_all_get_answers(local_server: LocalServer) -> None:

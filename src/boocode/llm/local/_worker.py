@@ -31,6 +31,9 @@ def start_server(config: dict[str, Any]) -> Any:
     params.n_ctx = config["slots"] * config["ctx_per_slot"]
     params.cpuparams.n_threads = config["threads"]
     params.cpuparams_batch.n_threads = config["threads"]
+    # Prompt progress is reported once per batch: 512 tokens (one micro-batch, the unit of work anyway)
+    # rather than 2048 gives a report every few seconds on a CPU, so a long prompt is not taken for a stall.
+    params.n_batch = 512
     params.verbosity = _VERBOSITY
     return xllamacpp.Server(params)  # returns once the model is loaded (or raises RuntimeError)
 

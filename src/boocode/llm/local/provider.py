@@ -59,6 +59,9 @@ class LocalProvider:
                     name="local",
                     capabilities=CAPABILITIES,
                     keep_alive=False,
+                    # Progress while a long prompt is read (`ReplyProgress`): on a busy CPU the first token
+                    # can take minutes, and without it the agent would be restarted as stalled.
+                    extra_body={"return_progress": True},
                 )
                 self._api, self._base_url = JsonActionProvider(inner), server.base_url
             return self._api
