@@ -88,11 +88,34 @@ def researcher(request: FakeRequest) -> FakeReply:
         assert "[2] Ines Okafor leads the firmware team. (unverified)" in prompt and "500 Hz" not in prompt
         answer = {
             "answer": "It lasts 18 months [1], or 40 [7].",
+            "cites": [1],
             "caveats": ["One document."],
             "openQuestions": ["In the cold?"],
         }
         return as_json(answer)
     raise AssertionError(f"unexpected prompt: {prompt[:80]}")
+
+
+def test_an_answer_citing_only_in_cites_gets_its_markers(
+    env: dict[str, str], project: Path, server: FakeLLMServer
+) -> None:
+    def answers_without_markers(request: FakeRequest) -> FakeReply:
+        if prompt_of(request).startswith(f"Question: {QUESTION}\nEvidence:"):
+            answer = {
+                "answer": "It lasts 18 months.",
+                "cites": [2, 1, 2, 9],
+                "caveats": [],
+                "openQuestions": [],
+            }
+            return as_json(answer)
+        return researcher(request)
+
+    server.responder = answers_without_markers
+    args = {"question": QUESTION, "sources": "docs", "angles": 3, "maxSources": 3, "maxClaims": 3}
+    report = run_json(env, project, "deep-research", args)["result"]["report"]
+    assert report["answer"] == "It lasts 18 months. [2][1]"
+    assert report["cited"] == [2, 1]
+    assert "1 citation(s) to evidence that does not exist were removed from the answer." in report["caveats"]
 
 
 def test_research_votes_caps_citations_and_failures(
@@ -260,7 +283,7 @@ def test_the_web_is_searched_and_read_when_configured_and_allowed(
             )
         if prompt.startswith("Check this claim"):
             return as_json({"verdict": "supported", "reason": "the page says so"})
-        return as_json({"answer": "The moon [1].", "caveats": [], "openQuestions": []})
+        return as_json({"answer": "The moon [1].", "cites": [1], "caveats": [], "openQuestions": []})
 
     server.responder = responder
     web_env = {**env, "BOOCODE_SEARCH_URL": searx, "BOOCODE_ALLOW_TOOLS": "web_search,web_fetch"}

@@ -76,10 +76,11 @@ const ANSWER_SCHEMA = {
   type: 'object',
   properties: {
     answer: { type: 'string', maxLength: 2000 },
+    cites: { type: 'array', maxItems: 12, items: { type: 'integer', minimum: 1 } },
     caveats: { type: 'array', maxItems: 5, items: { type: 'string', maxLength: 300 } },
     openQuestions: { type: 'array', maxItems: 5, items: { type: 'string', maxLength: 300 } },
   },
-  required: ['answer', 'caveats', 'openQuestions'],
+  required: ['answer', 'cites', 'caveats', 'openQuestions'],
   additionalProperties: false,
 }
 // Each checker tries a different way to catch a bad claim; none may refute what it could not check.
@@ -323,7 +324,8 @@ const listing = evidence.map((e) => `[${e.n}] ${e.claim} (${e.status})`).join('\
 const written = await attempt('synthesize', 'answer', () =>
   agent(
     `Question: ${question}\nEvidence:\n${listing}\n\n` +
-      `Answer the question in 2 to 5 sentences using only this evidence, and cite it by number like [1]. ` +
+      `Answer the question in 2 to 5 sentences using only this evidence, and cite it by number like [1]; ` +
+      `list the numbers of the evidence the answer rests on in cites. ` +
       `Prefer confirmed evidence. Then list caveats (what is uncertain) and open questions (what the evidence does not answer).`,
     { label: 'synthesize', schema: ANSWER_SCHEMA, agentType: 'text-only' },
   ),
@@ -334,7 +336,10 @@ if (written) {
   // Citations must name evidence that exists; others are removed and reported.
   let bad = 0
   answer = written.answer.replace(/\[(\d+)\]/g, (m, n) => (evidence[Number(n) - 1] ? m : (bad++, '')))
+  const listed = [...new Set(written.cites)].filter((n) => (evidence[n - 1] ? true : (bad++, false)))
   if (bad) caveats.push(`${bad} citation(s) to evidence that does not exist were removed from the answer.`)
+  // An answer that names its evidence only in `cites` (small models often leave the markers out) gets them.
+  if (!/\[\d+\]/.test(answer) && listed.length) answer = `${answer.trim()} ${listed.map((n) => `[${n}]`).join('')}`
   caveats.push(...written.caveats.filter((c) => c.trim()))
   openQuestions = written.openQuestions.filter((q) => q.trim())
 } else {
