@@ -12,6 +12,7 @@ cited evidence, and quotes are verbatim when the quote's words occur in order in
     .venv/bin/python bench/quality/run.py                      # embedded default model (qwen2.5-coder-0.5b)
     .venv/bin/python bench/quality/run.py --model qwen2.5-coder-1.5b
     .venv/bin/python bench/quality/run.py --only review-code --questions 3
+    .venv/bin/python bench/quality/run.py --only deep-research --parallel 3   # questions 3 at a time
     .venv/bin/python bench/quality/run.py --provider openai --model gpt-4.1-mini   # any configured provider
 """
 
@@ -192,6 +193,9 @@ async def main() -> None:
         "--only", action="append", choices=WORKFLOWS, help="run only this workflow (repeatable)"
     )
     parser.add_argument("--questions", type=int, default=None, help="ask only the first N questions")
+    parser.add_argument(
+        "--parallel", type=int, default=1, help="deep-research questions asked at once (default 1)"
+    )
     parser.add_argument("--tolerance", type=int, default=2, help="lines a finding may be off (default 2)")
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
     options = parser.parse_args()
@@ -237,14 +241,19 @@ async def main() -> None:
         project.mkdir()
         shutil.copytree(CORPUS, project / "corpus")
         questions = json.loads((HERE / "questions.json").read_text())[: options.questions]
-        answers = []
         started = time.monotonic()
-        for q in questions:
-            report, _ = await run(
-                "deep-research", {"question": q["question"], **RESEARCH_ARGS}, project, settings
-            )
-            answers.append(score_research(q, report))
-            print("deep-research", json.dumps(answers[-1]), flush=True)
+        gate = asyncio.Semaphore(options.parallel)  # the local server has slots for a few at once
+
+        async def ask(q: dict[str, Any]) -> dict[str, Any]:
+            async with gate:
+                report, _ = await run(
+                    "deep-research", {"question": q["question"], **RESEARCH_ARGS}, project, settings
+                )
+            scored = score_research(q, report)
+            print("deep-research", json.dumps(scored), flush=True)
+            return scored
+
+        answers = await asyncio.gather(*(ask(q) for q in questions))
         evidence = sum(a["evidence"] for a in answers)
         figures["deep-research"] = {
             "seconds": round(time.monotonic() - started),
