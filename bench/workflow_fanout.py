@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import math
 import resource
 import statistics
@@ -92,6 +93,12 @@ async def sdk_reference(base_url: str, n: int, concurrency: int) -> Clock:
     return clock
 
 
+def settle_heap() -> None:
+    """Collect and freeze what earlier loops left, so no loop pays for collecting another's objects."""
+    gc.collect()
+    gc.freeze()
+
+
 class Clock:
     """Wall time and this process's CPU time (all its threads) spent inside the block."""
 
@@ -143,8 +150,11 @@ async def main(n: int, latency: float, concurrency: int, repeat: int) -> None:
     rows: dict[str, list[Clock]] = {"asyncio + aiohttp": [], "asyncio + SDK": [], "boocode workflow": []}
     try:
         for _ in range(repeat):  # interleaved, so a slow moment of the machine touches every row alike
+            settle_heap()
             rows["asyncio + aiohttp"].append(await bare_http(base_url, n, concurrency))
+            settle_heap()
             rows["asyncio + SDK"].append(await sdk_reference(base_url, n, concurrency))
+            settle_heap()
             with tempfile.TemporaryDirectory() as tmp:
                 rows["boocode workflow"].append(await workflow_run(base_url, n, concurrency, Path(tmp)))
         per_run = await sandbox_creation()
