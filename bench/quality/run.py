@@ -181,6 +181,14 @@ async def run(name: str, args: Any, project: Path, settings: Settings) -> tuple[
     return report, elapsed
 
 
+def positive(text: str) -> int:
+    """An argparse type: an integer of at least 1 (0 questions at once would wait forever)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -194,7 +202,7 @@ async def main() -> None:
     )
     parser.add_argument("--questions", type=int, default=None, help="ask only the first N questions")
     parser.add_argument(
-        "--parallel", type=int, default=1, help="deep-research questions asked at once (default 1)"
+        "--parallel", type=positive, default=1, help="deep-research questions asked at once (default 1)"
     )
     parser.add_argument("--tolerance", type=int, default=2, help="lines a finding may be off (default 2)")
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
