@@ -350,3 +350,25 @@ async def test_host_calls_of_a_fan_out_are_all_in_flight_together() -> None:
     )
     assert await Sandbox().run(script, host=host, budget_total=None, budget_spent=lambda: 0) == 1000
     assert peak == 1000
+
+
+async def test_the_first_calls_of_a_big_fan_out_progress_before_the_last_are_started() -> None:
+    """A fan-out is started a slice at a time: the first agents' requests are on their way while the
+    rest are still being admitted, not after all 1000 have been."""
+    events: list[tuple[str, int]] = []
+
+    async def host(op: str, args: Any) -> Any:
+        n = int(args["prompt"])
+        events.append(("start", n))
+        await asyncio.sleep(0)  # the request's next step (the HTTP send, for an agent)
+        events.append(("next step", n))
+        return n
+
+    script = load_script(
+        META + "return (await parallel(Array.from({length: 1000}, (_, i) => () => agent('' + i)))).length",
+        "t.js",
+    )
+    assert await Sandbox().run(script, host=host, budget_total=None, budget_spent=lambda: 0) == 1000
+    first_step = events.index(("next step", 0))
+    assert first_step < events.index(("start", 100))
+    assert [n for kind, n in events if kind == "start"] == list(range(1000))  # still started in order

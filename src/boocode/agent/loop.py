@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any, Literal, Protocol
 from boocode.agent import prompts
 from boocode.agent.inference import TurnContext, run_turn
 from boocode.agent.stagger import PrefixStagger
+from boocode.agent.stall import Progress, StallWatch
 from boocode.agent.structured import check_schema, parse_json_text, validation_error
 from boocode.config import Settings
 from boocode.errors import ProviderError, UnsupportedInputError
@@ -127,34 +128,6 @@ class AgentFailure(Exception):
     def __init__(self, kind: FailureKind, message: str) -> None:
         super().__init__(message)
         self.kind = kind
-
-
-class _Progress:
-    """When the agent last made progress; time spent queued for the provider does not count as a stall."""
-
-    def __init__(self) -> None:
-        self.last = asyncio.get_running_loop().time()
-        self.queued = False
-
-    def tick(self) -> None:
-        self.last = asyncio.get_running_loop().time()
-
-    @contextlib.asynccontextmanager
-    async def queue(
-        self, gate: asyncio.Semaphore | None, ready: Callable[[], Awaitable[object]] | None
-    ) -> AsyncIterator[None]:
-        """Wait for the provider to be ready (a local model starting) and for one of its slots (when it
-        has a limit); neither wait counts as a stall."""
-        self.queued = True
-        try:
-            if ready is not None:
-                await ready()
-            async with gate if gate is not None else contextlib.nullcontext():
-                self.queued = False
-                self.tick()
-                yield
-        finally:
-            self.queued = False
 
 
 async def run_agent(
@@ -289,17 +262,16 @@ class _Agent:
         prompt = Message("user", [TextPart(self.spec.prompt), *self.spec.images])
         for attempt in range(1, attempts + 1):
             chat_id = await self.rt.store.create_chat(self.session_id, attempt, self.system, prompt)
-            progress = _Progress()
-            work = asyncio.create_task(self._conversation(chat_id, prompt, progress))
-            if not await _stalled(work, progress, limit):
-                return work.result()
-            if attempt < attempts:
+            progress = Progress()
+            async with StallWatch(progress, limit):
+                return await self._conversation(chat_id, prompt, progress)
+            if attempt < attempts:  # the attempt stalled
                 self.emit("stall", message=prompts.stall_note(limit, attempt, attempts))
         raise AgentFailure(
             "stall", f"agent stalled on all {attempts} attempts (no progress for {limit:g}s each)"
         )
 
-    async def _conversation(self, chat_id: str, prompt: Message, progress: _Progress) -> Any:
+    async def _conversation(self, chat_id: str, prompt: Message, progress: Progress) -> Any:
         schema = self.spec.schema
         messages = [prompt]
         # The answer phase offers no tools (`answer_specs` only) and, for a schema on a provider with native
@@ -399,7 +371,7 @@ class _Agent:
         chat_id: str,
         seq: int,
         messages: list[Message],
-        progress: _Progress,
+        progress: Progress,
         answer_phase: bool,
         summary: bool = False,
     ) -> ModelResponse:
@@ -461,7 +433,7 @@ class _Agent:
         return result
 
     async def _run_tools(
-        self, calls: list[ToolCallPart], progress: _Progress, answer_phase: bool
+        self, calls: list[ToolCallPart], progress: Progress, answer_phase: bool
     ) -> list[ToolResultPart]:
         # In the answer phase no tool is offered: a call to one gets an "unknown tool" error, nothing runs.
         tools: Mapping[str, Tool] = {} if answer_phase else self.tools
@@ -499,26 +471,3 @@ def _json_error(text: str, schema: dict[str, Any]) -> str | None:
     except ValueError:
         return "the reply is not JSON"
     return validation_error(value, schema)
-
-
-async def _stalled(work: asyncio.Task[Any], progress: _Progress, limit: float) -> bool:
-    """Wait for `work`; cancel it and return True when it makes no progress for `limit` seconds."""
-    loop = asyncio.get_running_loop()
-    try:
-        while True:
-            if progress.queued:
-                progress.tick()
-            timeout = progress.last + limit - loop.time()
-            if timeout <= 0:
-                work.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await work
-                return True
-            done, _ = await asyncio.wait({work}, timeout=timeout)
-            if done:
-                return False
-    except asyncio.CancelledError:
-        work.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await work
-        raise

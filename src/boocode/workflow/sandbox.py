@@ -30,6 +30,8 @@ HostHandler = Callable[[str, Any], Awaitable[Any]]
 FIRE_AND_FORGET: Final = frozenset({"log", "phase", "failure", "clearTimeout"})
 REQUEST_OPS: Final = frozenset({"agent", "workflow", "sleep"})
 MAX_ARGS_CHARS: Final = 4 * 1024 * 1024
+# Requests started before the loop runs once: the first ones get going while a big fan-out is admitted.
+DISPATCH_SLICE: Final = 16
 _USER_LINE = re.compile(re.escape(SCRIPT_URL) + r":(\d+):\d+")
 
 
@@ -194,8 +196,11 @@ class _Run:
     async def _dispatch(self, outbox: list[Any], *, start_requests: bool) -> None:
         """Start a task per request; pass fire-and-forget ops to the host in order, now.
 
-        Once the script has finished, requests it never awaited are not started.
+        Once the script has finished, requests it never awaited are not started. A large outbox (a fan-out
+        of 1000 agents) is started a slice at a time, with the loop running between slices, so the first
+        requests are on their way while the rest are still being admitted.
         """
+        started = 0
         for entry in outbox:
             if not (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], int)):
                 raise self._error("the sandbox bridge was tampered with")
@@ -211,6 +216,9 @@ class _Run:
                 task = asyncio.create_task(self._request(op, args))
                 task.add_done_callback(self._on_done)
                 self.tasks[task] = rid
+                started += 1
+                if started % DISPATCH_SLICE == 0:
+                    await asyncio.sleep(0)
 
     def _decode(self, rid: int, op: Any, text: Any) -> Any:
         allowed = FIRE_AND_FORGET if rid == 0 else REQUEST_OPS
