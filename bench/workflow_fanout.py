@@ -5,7 +5,9 @@ the same concurrency in the same run (the reference) and a bare `aiohttp` loop r
 server's own floor), with each one's CPU time per agent, plus peak memory and sandbox creation time.
 Each loop runs `--repeat` times, interleaved; the figures are medians, with the range of the ratio. The fake
 server runs in its own process (on uvloop when it is installed, as with the dev extra) so its work does
-not share this process's GIL.
+not share this process's GIL, and, on Linux with two CPUs or more, on a CPU of its own (the last one; the
+loops get the others), as a provider's server would: it then takes no CPU from the client and the
+scheduler does not shuffle the two (`--no-pin` measures without).
 
     .venv/bin/python bench/workflow_fanout.py [--agents 1000] [--latency 0.1] [--concurrency 16] [--repeat 3]
 """
@@ -17,6 +19,7 @@ import asyncio
 import dataclasses
 import gc
 import math
+import os
 import resource
 import statistics
 import subprocess
@@ -93,6 +96,18 @@ async def sdk_reference(base_url: str, n: int, concurrency: int) -> Clock:
     return clock
 
 
+def pin(server_pid: int) -> str:
+    """Put the server's threads on the last CPU and this process's on the others; say what was done."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cpus) < 2:
+        return "server and loops share the CPUs"
+    server_cpu, client_cpus = {cpus[-1]}, set(cpus[:-1])
+    for pid, allowed in ((server_pid, server_cpu), (os.getpid(), client_cpus)):
+        for thread in os.listdir(f"/proc/{pid}/task"):  # threads made later inherit their creator's set
+            os.sched_setaffinity(int(thread), allowed)
+    return f"server on CPU {cpus[-1]}, loops on CPU {','.join(map(str, sorted(client_cpus)))}"
+
+
 def settle_heap() -> None:
     """Collect and freeze what earlier loops left, so no loop pays for collecting another's objects."""
     gc.collect()
@@ -141,12 +156,13 @@ async def sandbox_creation() -> float:
     return (time.perf_counter() - start) / 20
 
 
-async def main(n: int, latency: float, concurrency: int, repeat: int) -> None:
+async def main(n: int, latency: float, concurrency: int, repeat: int, pinned: bool) -> None:
     server = subprocess.Popen(  # noqa: ASYNC220 (started once, before anything is measured)
         [sys.executable, "-c", SERVER, str(latency)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
     assert server.stdout is not None
     base_url = server.stdout.readline().strip()
+    placement = pin(server.pid) if pinned else "server and loops share the CPUs (--no-pin)"
     rows: dict[str, list[Clock]] = {"asyncio + aiohttp": [], "asyncio + SDK": [], "boocode workflow": []}
     try:
         for _ in range(repeat):  # interleaved, so a slow moment of the machine touches every row alike
@@ -165,7 +181,7 @@ async def main(n: int, latency: float, concurrency: int, repeat: int) -> None:
     reference = statistics.median(c.wall for c in rows["asyncio + SDK"])
     print(
         f"{n} agents, concurrency {concurrency}, latency {latency * 1000:.0f} ms, ideal {ideal:.2f} s; "
-        f"median of {repeat} runs (range)"
+        f"median of {repeat} runs (range); {placement}"
     )
     for name, clocks in rows.items():
         walls = [c.wall for c in clocks]
@@ -187,5 +203,8 @@ if __name__ == "__main__":
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each loop; medians are reported")
+    parser.add_argument(
+        "--no-pin", dest="pin", action="store_false", help="do not give the server a CPU of its own"
+    )
     ns = parser.parse_args()
-    asyncio.run(main(ns.agents, ns.latency, ns.concurrency, ns.repeat))
+    asyncio.run(main(ns.agents, ns.latency, ns.concurrency, ns.repeat, ns.pin))
