@@ -44,6 +44,7 @@ class Settings:
     request_timeout: float = 600.0
     max_turns: int = 50
     max_output_tokens: int = 4096
+    runaway_chars: int = 1500
     stall_seconds: float = 180.0
     stall_attempts: int = 6
     structured_attempts: int = 5
@@ -135,6 +136,11 @@ _SIMPLE: dict[str, tuple[str, str, Callable[[str, str], Any]]] = {
         "BOOCODE_MAX_OUTPUT_TOKENS",
         "max_output_tokens",
         lambda v, n: _parse_int(v, n, 1, 1_000_000),
+    ),
+    "runaway_chars": (
+        "BOOCODE_RUNAWAY_CHARS",
+        "runaway_chars",
+        lambda v, n: _parse_int(v, n, 0, 1_000_000),
     ),
     "stall_seconds": ("BOOCODE_STALL_SECONDS", "stall_seconds", _parse_float),
     "stall_attempts": ("BOOCODE_STALL_ATTEMPTS", "stall_attempts", lambda v, n: _parse_int(v, n, 1, 100)),

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from boocode.agent.runaway import RepetitionGuard
 from boocode.agent.stagger import PrefixStagger
 from boocode.errors import ProviderError
 from boocode.llm.provider import Provider
@@ -43,6 +44,7 @@ class TurnContext:
     on_progress: Callable[[], None] | None = None  # any sign of the reply coming: text, reasoning, progress
     finalize: Callable[[ModelResponse], ModelResponse] | None = None
     stagger: PrefixStagger | None = None
+    runaway_chars: int = 0  # a reply repeating one unit this long is stopped (`RepetitionGuard`); 0: never
 
 
 class _StreamWriter:
@@ -140,6 +142,7 @@ async def _attempt(
     )
     started = time.monotonic()
     first_token: float | None = None
+    text_guard, reasoning_guard = RepetitionGuard(ctx.runaway_chars), RepetitionGuard(ctx.runaway_chars)
 
     def elapsed_ms(since: float) -> float:
         return (since - started) * 1000
@@ -157,8 +160,10 @@ async def _attempt(
                 first_token = time.monotonic()
             if isinstance(event, TextDelta):
                 await writer.add(text=event.text)
+                text_guard.feed(event.text)  # raises RunawayReply: leaving the loop closes the stream
             elif isinstance(event, ReasoningDelta):
                 await writer.add(reasoning=event.text)
+                reasoning_guard.feed(event.text)
         else:
             raise ProviderError(f"{provider.name}: the reply ended without completing", retryable=True)
     except BaseException as exc:

@@ -19,6 +19,7 @@ from typing import Any, Literal, Protocol
 
 from boocode.agent import prompts
 from boocode.agent.inference import TurnContext, run_turn
+from boocode.agent.runaway import RunawayReply
 from boocode.agent.stagger import PrefixStagger
 from boocode.agent.stall import Progress, StallWatch
 from boocode.agent.structured import check_schema, parse_json_text, validation_error
@@ -45,7 +46,7 @@ from boocode.tools.base import Tool, ToolContext
 from boocode.tools.policy import ToolPolicy
 from boocode.tools.registry import ALL_TOOLS, execute_tool_call
 
-FailureKind = Literal["provider", "structured", "stall", "turns", "output_cap"]
+FailureKind = Literal["provider", "structured", "stall", "turns", "output_cap", "runaway"]
 
 
 @dataclass
@@ -405,9 +406,13 @@ class _Agent:
             on_progress=progress.tick,
             finalize=partial(self._text_tool_call, offered) if offered else None,
             stagger=self.rt.stagger,
+            runaway_chars=self.settings.runaway_chars,
         )
         async with progress.queue(self.rt.provider_slots, self.rt.provider_ready):
-            response = await run_turn(self.provider, request, ctx)
+            try:
+                response = await run_turn(self.provider, request, ctx)
+            except RunawayReply as exc:
+                raise AgentFailure("runaway", str(exc)) from None
         progress.tick()
         self.usage = self.usage.add(response.usage)
         self.output_used += response.usage.output or 0

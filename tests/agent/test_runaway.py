@@ -1,0 +1,128 @@
+"""Runaway replies: a reply repeating one unit is stopped as it streams, not left to run to the cap."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from boocode.agent.loop import AgentRuntime, AgentSpec, run_agent
+from boocode.agent.runaway import MIN_REPEATS, RepetitionGuard, RunawayReply, repeated_unit
+from boocode.config import load_settings
+from boocode.llm.openai_provider import OpenAIProvider
+from boocode.testing.fake_llm import FakeLLMServer, FakeReply
+
+MakeRuntime = Callable[..., Awaitable[AgentRuntime]]
+# What Qwen2.5-Coder-0.5B wrote as a searcher (bench/quality): the query's last words, over and over.
+RUNAWAY = '{"tool": "search_docs", "arguments": {"query": "bridge inspection' + " bridge inspection" * 400
+LEGIT_CODE = (Path(__file__).parents[2] / "src/boocode/agent/loop.py").read_text()
+
+
+def _streamed(text: str, guard: RepetitionGuard, piece: int = 7) -> None:
+    for start in range(0, len(text), piece):
+        guard.feed(text[start : start + piece])
+
+
+def test_a_repeated_query_string_is_a_runaway() -> None:
+    guard = RepetitionGuard(1500)
+    with pytest.raises(RunawayReply) as caught:
+        _streamed(RUNAWAY, guard)
+    assert caught.value.unit.strip() == "bridge inspection"
+    assert 1500 <= caught.value.chars < 1500 + 200  # stopped soon after the repetition grew that long
+    assert "kept repeating" in str(caught.value) and "BOOCODE_RUNAWAY_CHARS" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        LEGIT_CODE,  # real code, repeated idioms and all
+        "\n".join(f"| row {i} | value {i * i} | ok |" for i in range(300)),  # a table of similar lines
+        "-" * 1400 + "\nthen text",  # a long rule that stops short of the span
+    ],
+    ids=["source file", "table", "short rule"],
+)
+def test_text_written_on_purpose_is_not_a_runaway(text: str) -> None:
+    guard = RepetitionGuard(1500)
+    _streamed(text, guard)  # raises if it were taken for a runaway
+    assert guard.chars == len(text)
+
+
+def test_periodic_data_is_flagged_when_its_unit_is_short_enough() -> None:
+    """The guard's known limit: data that is truly periodic (a unit of 30 characters, 80 times) counts."""
+    data = "".join(f"{i % 10}, " for i in range(800))
+    assert repeated_unit(data, 1500) == data[-30:]
+    assert repeated_unit(data, 200) is None  # a span of 200 allows units up to 25 characters
+    assert repeated_unit("ab" * 10, 16) == "ab"
+    assert repeated_unit("ab" * 8, 16) is None  # no copy before the span
+
+
+def test_the_guard_is_off_at_zero() -> None:
+    off = RepetitionGuard(0)
+    _streamed(RUNAWAY, off)
+    assert off.chars == 0
+
+
+def test_a_unit_longer_than_the_span_allows_is_not_flagged() -> None:
+    unit = "".join(chr(ord("a") + i % 26) for i in range(1500 // MIN_REPEATS + 1))  # one too long
+    guard = RepetitionGuard(1500)
+    _streamed(unit * 20, guard)
+    assert guard.chars == len(unit) * 20
+
+
+async def test_a_runaway_reply_is_cut_and_fails_the_agent_with_its_reason(
+    runtime: AgentRuntime, fake: FakeLLMServer
+) -> None:
+    fake.responder = lambda r: FakeReply(text=RUNAWAY)
+    result = await run_agent(AgentSpec("search", tools=[]), runtime)
+    assert result.status == "failed" and result.failure == "runaway"
+    unit = " bridge inspection"
+    rotations = {repr(unit[i:] + unit[:i]) for i in range(len(unit))}  # where the cut falls decides which
+    assert result.error is not None and any(f"kept repeating {r}" in result.error for r in rotations)
+    calls = await runtime.store.inference_calls(result.session_id)
+    assert [c["status"] for c in calls] == ["error"]  # one request: a runaway is not retried
+    assert "kept repeating" in calls[0]["error"]
+
+
+class _CountedChunks(list[object]):
+    """Stream events that count how many the server sent, and note when it stopped sending."""
+
+    def __init__(self, events: list[object]) -> None:
+        super().__init__(events)
+        self.sent = 0
+        self.ended = threading.Event()
+
+    def __iter__(self) -> Iterator[object]:
+        try:
+            for event in super().__iter__():
+                self.sent += 1
+                yield event
+        finally:
+            self.ended.set()
+
+
+async def test_the_stream_of_a_runaway_reply_is_closed_long_before_its_end(
+    fake: FakeLLMServer, make_runtime: MakeRuntime
+) -> None:
+    head = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "fake-model"}
+    pieces = [RUNAWAY[:60]] + [" bridge inspection"] * 2000
+    events = [{**head, "choices": [{"index": 0, "delta": {"content": p}}]} for p in pieces]
+    chunks = _CountedChunks([*events, "data: [DONE]\n\n"])
+    fake.responder = lambda r: FakeReply(chunks=chunks, gap=0.001)  # type: ignore[arg-type]
+    provider = OpenAIProvider(fake.openai_base_url, "k", "fake-model")
+    runtime = await make_runtime(provider)
+    result = await run_agent(AgentSpec("search", tools=[]), runtime)
+    await provider.aclose()
+    assert result.failure == "runaway"
+    await asyncio.to_thread(chunks.ended.wait, 10)
+    assert chunks.ended.is_set()
+    assert chunks.sent < 500  # of 2002: the client hung up once the repetition reached 1500 characters
+
+
+def test_the_setting_reads_from_the_environment() -> None:
+    assert load_settings(env={"BOOCODE_HOME": "/tmp/x"}).runaway_chars == 1500
+    assert load_settings(env={"BOOCODE_HOME": "/tmp/x", "BOOCODE_RUNAWAY_CHARS": "0"}).runaway_chars == 0
+    with pytest.raises(Exception, match="BOOCODE_RUNAWAY_CHARS"):
+        load_settings(env={"BOOCODE_HOME": "/tmp/x", "BOOCODE_RUNAWAY_CHARS": "-1"})
