@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -54,7 +55,7 @@ def test_periodic_data_is_flagged_when_its_unit_is_short_enough() -> None:
     """The guard's known limit: data that is truly periodic (a unit of 30 characters, 80 times) counts."""
     data = "".join(f"{i % 10}, " for i in range(800))
     assert repeated_unit(data, 1500) == data[-30:]
-    assert repeated_unit(data, 200) is None  # a span of 200 allows units up to 25 characters
+    assert repeated_unit(data, 50) is None  # a span of 50 allows units up to 25 characters
     assert repeated_unit("ab" * 10, 16) == "ab"
     assert repeated_unit("ab" * 8, 16) is None  # no copy before the span
 
@@ -65,8 +66,22 @@ def test_the_guard_is_off_at_zero() -> None:
     assert off.chars == 0
 
 
+def test_a_repeated_paragraph_is_a_runaway_once_it_has_eight_copies() -> None:
+    """What a 0.5B searcher wrote into its query: a 265-character explanation, over and over."""
+    paragraph = (
+        " The bug was caused by a mismatch between the firmware version and the network configuration."
+        " This fix was made to ensure that the firmware was always up-to-date and that it could connect"
+        " to the network without crashing. The bug was also fixed in version 3.3."
+    )
+    guard = RepetitionGuard(1500)
+    with pytest.raises(RunawayReply) as caught:
+        _streamed('{"tool": "search_docs", "arguments": {"query": "Kestrel 3.2' + paragraph * 40, guard)
+    assert len(caught.value.unit) == len(paragraph)
+    assert MIN_REPEATS * len(paragraph) <= caught.value.chars < (MIN_REPEATS + 2) * len(paragraph)
+
+
 def test_a_unit_longer_than_the_span_allows_is_not_flagged() -> None:
-    unit = "".join(chr(ord("a") + i % 26) for i in range(1500 // MIN_REPEATS + 1))  # one too long
+    unit = "".join(chr(ord("a") + i % 26) for i in range(1500 // 2 + 1))  # one too long
     guard = RepetitionGuard(1500)
     _streamed(unit * 20, guard)
     assert guard.chars == len(unit) * 20
@@ -126,3 +141,29 @@ def test_the_setting_reads_from_the_environment() -> None:
     assert load_settings(env={"BOOCODE_HOME": "/tmp/x", "BOOCODE_RUNAWAY_CHARS": "0"}).runaway_chars == 0
     with pytest.raises(Exception, match="BOOCODE_RUNAWAY_CHARS"):
         load_settings(env={"BOOCODE_HOME": "/tmp/x", "BOOCODE_RUNAWAY_CHARS": "-1"})
+
+
+def _brute_force_unit(text: str, span: int) -> str | None:
+    """The definition of `repeated_unit`, checked one unit size after another."""
+    for size in range(1, span // 2 + 1):
+        covered = max(span, MIN_REPEATS * size)
+        if len(text) < covered + size:
+            return None
+        if text[-covered:] == text[-covered - size : -size]:
+            return text[-size:]
+    return None
+
+
+def test_the_fast_search_finds_what_the_definition_says() -> None:
+    rng = random.Random(7)
+    cases = 0
+    for _ in range(400):
+        unit = "".join(rng.choice("ab c") for _ in range(rng.randint(1, 60)))
+        text = "".join(rng.choice("abcd ") for _ in range(rng.randint(0, 50)))
+        text += unit * rng.randint(0, 40)
+        text += "".join(rng.choice("ab") for _ in range(rng.randint(0, 3)))  # sometimes a ragged end
+        span = rng.choice([16, 64, 100])
+        expected = _brute_force_unit(text, span)
+        assert repeated_unit(text, span) == expected, (text, span)
+        cases += expected is not None
+    assert 50 < cases < 350  # both outcomes were exercised

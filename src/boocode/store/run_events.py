@@ -11,10 +11,11 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Connection, RowMapping
 
 from boocode.store import schema as t
+from boocode.store.runs import run_tree
 from boocode.store.store import Store, insert_into
 from boocode.store.writer import WriteOp
 
@@ -44,12 +45,6 @@ def appending(rows: Sequence[dict[str, Any]]) -> WriteOp[None]:
     return op
 
 
-def _tree(run_id: str) -> Any:
-    """The ids of the run and of its nested runs."""
-    runs = t.runs.c
-    return select(runs.id).where(or_(runs.id == run_id, runs.parent_run_id == run_id))
-
-
 class RunEventLog:
     """Reads of `run_events`; a run's events include those of its nested runs."""
 
@@ -73,7 +68,7 @@ class RunEventLog:
         events = t.run_events.c
         query = select(t.run_events).where(events.id > after).order_by(events.id).limit(limit)
         if run_id is not None:
-            query = query.where(events.run_id.in_(_tree(run_id)))
+            query = query.where(events.run_id.in_(run_tree(run_id)))
         async with self.store.reading() as conn:
             return list((await conn.execute(query)).mappings())
 
@@ -82,7 +77,7 @@ class RunEventLog:
         events = t.run_events.c
         query = select(func.max(events.id))
         if run_id is not None:
-            query = query.where(events.run_id.in_(_tree(run_id)))
+            query = query.where(events.run_id.in_(run_tree(run_id)))
         async with self.store.reading() as conn:
             return int((await conn.execute(query)).scalar() or 0)
 
@@ -91,7 +86,7 @@ class RunEventLog:
         events = t.run_events.c
         query = (
             select(events.id, events.run_id, events.kind)
-            .where(events.run_id.in_(_tree(run_id)))
+            .where(events.run_id.in_(run_tree(run_id)))
             .order_by(events.id.desc())
             .limit(1)
         )

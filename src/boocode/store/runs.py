@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, insert, null, or_, select, update
+from sqlalchemy import Select, Update, and_, bindparam, func, insert, null, or_, select, update
 from sqlalchemy.engine import RowMapping
 
 from boocode.store import schema as t
@@ -38,6 +38,16 @@ def run_tree(run_id: str) -> Select[Any]:
     """The ids of the run and of its nested runs (a subquery for `IN`)."""
     runs = t.runs.c
     return select(runs.id).where(or_(runs.id == run_id, runs.parent_run_id == run_id))
+
+
+def _interrupting_agents(run_id: str) -> Update:
+    """Mark the unfinished agents of the run and of its nested runs interrupted (their process is gone)."""
+    agents = t.run_agents.c
+    return (
+        update(t.run_agents)
+        .where(agents.run_id.in_(run_tree(run_id)), agents.status.in_(UNFINISHED))
+        .values(status="interrupted")
+    )
 
 
 def _run_columns() -> list[Any]:
@@ -211,7 +221,7 @@ class RunRecords:
         """Take over a run nobody runs (finished, or its owner's lease expired, or its owner is `dead_owner`)
         for a new attempt, and set `values` on it. Unfinished agents and nested runs of the last attempt
         become interrupted. Returns the claimed run, or None when another process owns it."""
-        runs, agents = t.runs.c, t.run_agents.c
+        runs = t.runs.c
         free = or_(runs.status != "running", abandoned(t.runs, () if dead_owner is None else (dead_owner,)))
         claim = (
             update(t.runs)
@@ -229,15 +239,10 @@ class RunRecords:
                 **values,
             )
         )
-        tree = run_tree(run_id)
         async with self.store.writing() as conn:
             if (await conn.execute(claim)).rowcount == 0:
                 return None
-            await conn.execute(
-                update(t.run_agents)
-                .where(agents.run_id.in_(tree), agents.status.in_(UNFINISHED))
-                .values(status="interrupted")
-            )
+            await conn.execute(_interrupting_agents(run_id))
             await conn.execute(
                 update(t.runs)
                 .where(runs.parent_run_id == run_id, runs.status == "running")
@@ -271,10 +276,9 @@ class RunRecords:
     async def stop_orphan(self, run_id: str, *, dead_owner: str | None = None) -> bool:
         """Record as stopped a run whose owner died (lease expired, or its owner is `dead_owner`), with its
         unfinished agents interrupted."""
-        runs, agents = t.runs.c, t.run_agents.c
+        runs = t.runs.c
         gone = abandoned(t.runs, () if dead_owner is None else (dead_owner,))
         orphan = and_(runs.status == "running", gone)
-        tree = run_tree(run_id)
         async with self.store.writing() as conn:
             stopped = await conn.execute(
                 update(t.runs)
@@ -283,11 +287,7 @@ class RunRecords:
             )
             if stopped.rowcount == 0:
                 return False
-            await conn.execute(
-                update(t.run_agents)
-                .where(agents.run_id.in_(tree), agents.status.in_(UNFINISHED))
-                .values(status="interrupted")
-            )
+            await conn.execute(_interrupting_agents(run_id))
             await conn.execute(
                 update(t.runs)
                 .where(runs.parent_run_id == run_id, runs.status == "running")
