@@ -1,4 +1,4 @@
-"""Fixtures for the provider tests: one fake LLM server per session, SDK-based providers pointed at it."""
+"""Fixtures for the provider tests: one fake LLM server per session, the providers pointed at it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What is Anthropic-specific in the Anthropic provider, through the real SDK against the fake server."""
+"""What is Anthropic-specific in the Anthropic provider, over real HTTP against the fake server."""
 
 from __future__ import annotations
 
@@ -51,11 +51,8 @@ async def test_request_shape(
     ]
     assert (sent.body["max_tokens"], sent.body["temperature"]) == (4096, 0.2)
     assert "seed" not in sent.body and "output_config" not in sent.body
-    # Older SDKs send the key as x-api-key, newer ones as a bearer token.
-    assert api_key in (
-        sent.headers.get("x-api-key"),
-        sent.headers.get("authorization", "").removeprefix("Bearer "),
-    )
+    assert sent.headers.get("x-api-key") == api_key
+    assert sent.headers.get("anthropic-version") == "2023-06-01"
 
 
 async def test_max_output_tokens_and_effort(

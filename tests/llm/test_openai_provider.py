@@ -8,7 +8,6 @@ import re
 from typing import TYPE_CHECKING, Any
 
 import jsonschema
-import pytest
 
 from boocode.llm.openai_provider import OpenAIProvider
 from boocode.llm.provider import Capabilities, Provider
@@ -155,24 +154,6 @@ async def test_an_event_longer_than_a_stream_buffer_arrives_whole(
     _, response = await collect(openai_provider, ask("write it", tools=[WRITE]))
     (call,) = response.message.tool_calls
     assert call.arguments == {"content": content}
-
-
-async def test_requests_reuse_one_connection(
-    fake: FakeLLMServer, openai_provider: Provider, collect: Collect
-) -> None:
-    for _ in range(3):
-        await collect(openai_provider, ask("hi"))
-    peers = {r.peer for r in fake.requests}
-    assert len(peers) == 1 and "" not in peers
-
-
-def test_the_proxy_comes_from_the_environment_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
-    monkeypatch.setenv("NO_PROXY", "internal.example")
-    assert OpenAIProvider("https://api.example/v1", "k", "m")._proxy == "http://proxy.example:3128"
-    assert OpenAIProvider("https://internal.example/v1", "k", "m")._proxy is None
-    monkeypatch.delenv("HTTPS_PROXY")
-    assert OpenAIProvider("https://api.example/v1", "k", "m")._proxy is None
 
 
 async def test_a_kept_alive_connection_closed_by_the_server_is_replaced(collect: Collect) -> None:

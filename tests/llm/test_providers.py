@@ -1,4 +1,4 @@
-"""Behaviour both providers share, each driven through its real SDK against the fake server."""
+"""Behaviour both providers share, each over real HTTP against the fake server."""
 
 from __future__ import annotations
 
@@ -180,3 +180,12 @@ async def test_refused_connection_is_retryable(
     error = await fail(provider, ask("hi"))
     await provider.aclose()
     assert error.retryable and "connection error" in str(error)
+
+
+async def test_requests_reuse_one_connection(
+    fake: FakeLLMServer, provider: Provider, collect: Collect
+) -> None:
+    for _ in range(3):
+        await collect(provider, ask("hi"))
+    peers = {r.peer for r in fake.requests}
+    assert len(peers) == 1 and "" not in peers

@@ -6,16 +6,15 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
-import anthropic
-import httpx2
-from anthropic.types import RawMessageStreamEvent
-
 from boocode.errors import ProviderError
 from boocode.llm import payload
 from boocode.llm.provider import Capabilities
-from boocode.llm.retry import http_error, transport_error
+from boocode.llm.retry import http_error
+from boocode.llm.sse_http import StreamingClient, server_events, status_error, transport_errors
 from boocode.llm.types import ModelRequest, ReplyProgress, StopReason, StreamEvent
 
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+API_VERSION = "2023-06-01"
 _STOP_REASONS: dict[str, StopReason] = {
     "end_turn": "end",
     "stop_sequence": "end",
@@ -37,7 +36,7 @@ _ERROR_TYPE_STATUS = {
 
 
 class AnthropicProvider:
-    """Streams messages through the official SDK, one attempt per call (the SDK never retries).
+    """Streams messages over HTTP (`sse_http`: aiohttp, no SDK), one attempt per call.
 
     `timeout` bounds connecting and each wait for the next event. `max_tokens` is always sent (the API
     requires it); the system prompt carries `cache_control` so tools + system are cached as one prefix.
@@ -55,85 +54,82 @@ class AnthropicProvider:
     ) -> None:
         self.default_model = default_model
         self.capabilities = capabilities
-        # Servers such as llama.cpp need no key, but the SDK refuses to send a request without one.
-        key = api_key or os.environ.get("ANTHROPIC_API_KEY") or "unused"
-        self._client = anthropic.AsyncAnthropic(base_url=base_url, api_key=key, max_retries=0)
+        self._key = api_key or os.environ.get("ANTHROPIC_API_KEY") or ""
+        self.base_url = (base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        # Servers such as llama.cpp need no key; the API itself answers 401 without one.
+        headers = {"anthropic-version": API_VERSION} | ({"x-api-key": self._key} if self._key else {})
+        self._http = StreamingClient(self.base_url, headers)
 
     async def stream(
         self,
         request: ModelRequest,
         *,
-        timeout: float,  # noqa: ASYNC109 (the Provider protocol hands it to the SDK)
+        timeout: float,  # noqa: ASYNC109 (the Provider protocol hands it on)
     ) -> AsyncIterator[StreamEvent]:
         """Send `request` and yield its text/reasoning deltas, then one `ResponseDone`."""
         reply = payload.ReplyAssembler.start(
-            request, self.name, self._client.base_url, self.default_model, self.capabilities
+            request, self.name, self.base_url, self.default_model, self.capabilities
         )
         body = payload.anthropic_body(request, reply.model, self.capabilities)
+        body["stream"] = True
         usage: dict[str, Any] = {}
-        try:
-            # Keyword parameters come and go between SDK versions (2.x has no `temperature`), so only the
-            # required ones go through the signature; the rest is already in wire shape.
-            events: anthropic.AsyncStream[RawMessageStreamEvent] = await self._client.messages.create(
-                model=body.pop("model"),
-                max_tokens=body.pop("max_tokens"),
-                messages=body.pop("messages"),
-                stream=True,
-                extra_body=body,
-                timeout=timeout,
-            )
-            async with events:  # closes the response even when the caller stops reading early
-                async for event in events:
+        with transport_errors(reply.where):
+            async with await self._http.post(f"{self.base_url}/v1/messages", body, timeout) as response:
+                if response.status >= 400:
+                    raise await status_error(response, reply.where, self._key)
+                async for event in server_events(response, reply.where):
+                    if event.get("type") == "error":
+                        raise _stream_error(event, reply.where, self._key)
                     delta = _read_event(event, reply, usage)
                     if delta is not None:
                         yield delta
-        except (anthropic.APIError, httpx2.TransportError) as exc:
-            raise _provider_error(exc, reply.where, self._client.api_key) from exc
         reply.usage = payload.anthropic_usage(usage)
         yield reply.finish()
 
     async def aclose(self) -> None:
-        await self._client.close()
+        await self._http.aclose()
 
 
 def _read_event(
-    event: RawMessageStreamEvent, reply: payload.ReplyAssembler, usage: dict[str, Any]
+    event: dict[str, Any], reply: payload.ReplyAssembler, usage: dict[str, Any]
 ) -> StreamEvent | None:
     """Feed one event to `reply`, merging reported usage into `usage`; return the delta to pass on."""
-    if event.type == "message_start":
-        reply.model = event.message.model or reply.model
-        usage.update(event.message.usage.model_dump(exclude_none=True))
-    elif event.type == "content_block_start":
-        block = event.content_block
-        if block.type == "tool_use":
-            reply.tool_call(event.index, call_id=block.id, name=block.name)
-    elif event.type == "content_block_delta":
-        delta = event.delta
-        if delta.type == "text_delta":
-            return reply.text(delta.text)
-        if delta.type == "thinking_delta":
-            return reply.reasoning(delta.thinking)
-        if delta.type == "input_json_delta":
-            reply.tool_call(event.index, arguments=delta.partial_json)
+    kind = event.get("type")
+    if kind == "message_start":
+        message = _object(event.get("message"))
+        reply.model = message.get("model") or reply.model
+        _merge_usage(usage, message.get("usage"))
+    elif kind == "content_block_start":
+        block = _object(event.get("content_block"))
+        if block.get("type") == "tool_use":
+            reply.tool_call(event.get("index", 0), call_id=block.get("id"), name=block.get("name"))
+    elif kind == "content_block_delta":
+        delta = _object(event.get("delta"))
+        if delta.get("type") == "text_delta":
+            return reply.text(str(delta.get("text", "")))
+        if delta.get("type") == "thinking_delta":
+            return reply.reasoning(str(delta.get("thinking", "")))
+        if delta.get("type") == "input_json_delta":
+            reply.tool_call(event.get("index", 0), arguments=str(delta.get("partial_json", "")))
             return ReplyProgress("output")
-    elif event.type == "message_delta":
+    elif kind == "message_delta":
         # message_delta counts are cumulative and win over message_start's.
-        usage.update(event.usage.model_dump(exclude_none=True))
-        if event.delta.stop_reason is not None:
-            reply.stop_reason = _STOP_REASONS.get(event.delta.stop_reason, "other")
+        _merge_usage(usage, event.get("usage"))
+        stop = _object(event.get("delta")).get("stop_reason")
+        if stop is not None:
+            reply.stop_reason = _STOP_REASONS.get(str(stop), "other")
     return None
 
 
-def _provider_error(
-    exc: anthropic.APIError | httpx2.TransportError, where: str, api_key: str | None
-) -> ProviderError:
-    if isinstance(exc, anthropic.APIStatusError):
-        status = exc.status_code
-        if status < 400:
-            status = _ERROR_TYPE_STATUS.get(str(exc.type), 500)
-        return http_error(where, status, exc.body, exc.response.headers, secret=api_key)
-    if isinstance(exc, anthropic.APITimeoutError | httpx2.TimeoutException):
-        return transport_error(where, "timed out")
-    if isinstance(exc, anthropic.APIConnectionError | httpx2.TransportError):
-        return transport_error(where, f"connection error ({exc.__cause__ or exc})")
-    return transport_error(where, exc.message)
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _merge_usage(usage: dict[str, Any], reported: Any) -> None:
+    usage.update({k: v for k, v in _object(reported).items() if v is not None})
+
+
+def _stream_error(event: dict[str, Any], where: str, secret: str) -> ProviderError:
+    """An `error` event inside a stream (sent with HTTP 200): the error its type's status would give."""
+    error_type = str(_object(event.get("error")).get("type"))
+    return http_error(where, _ERROR_TYPE_STATUS.get(error_type, 500), event, {}, secret=secret)

@@ -31,7 +31,7 @@ class ProviderHandle:
 async def open_provider(settings: Settings, progress: Callable[[str], None] | None = None) -> ProviderHandle:
     """The provider `settings` select; `local` fetches its model and starts its server on first use.
 
-    SDKs are imported here, on use: each takes a second or more to import.
+    Providers are imported here, on use, so commands that make no request do not load aiohttp.
     """
     if settings.provider == "anthropic":
         if not settings.api_key and not settings.base_url:
