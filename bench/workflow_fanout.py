@@ -9,7 +9,11 @@ not share this process's GIL, and, on Linux with two CPUs or more, on a CPU of i
 loops get the others), as a provider's server would: it then takes no CPU from the client and the
 scheduler does not shuffle the two (`--no-pin` measures without).
 
+`--api anthropic` runs the same on Anthropic's wire format (the messages API), with the `anthropic` SDK as
+the reference.
+
     .venv/bin/python bench/workflow_fanout.py [--agents 1000] [--latency 0.1] [--concurrency 16] [--repeat 3]
+        [--api openai|anthropic] [--no-pin]
 """
 
 from __future__ import annotations
@@ -29,11 +33,14 @@ import time
 from pathlib import Path
 
 import aiohttp
+import anthropic
 import openai
 
 from boocode.agent.loop import AgentRuntime
 from boocode.config import load_settings
+from boocode.llm.anthropic_provider import AnthropicProvider
 from boocode.llm.openai_provider import OpenAIProvider
+from boocode.llm.provider import Provider
 from boocode.llm.retry import RetryPolicy
 from boocode.store.store import open_store
 from boocode.workflow.manager import WorkflowRunner
@@ -50,7 +57,7 @@ except ImportError:
 latency = float(sys.argv[1])
 reply = lambda r: FakeReply(text="done: " + r.last_user_text, delay=latency)
 with FakeLLMServer(reply, loop_factory=new_event_loop) as s:
-    print(s.openai_base_url, flush=True)
+    print(s.url, flush=True)
     sys.stdin.read()
 """
 
@@ -61,15 +68,27 @@ return results.filter(Boolean).length
 """
 
 
-async def bare_http(base_url: str, n: int, concurrency: int) -> Clock:
+def _request(api: str, i: int) -> tuple[str, dict[str, object]]:
+    """The path and body of request `i` in the wire format of `api`."""
+    body: dict[str, object] = {
+        "model": "m",
+        "messages": [{"role": "user", "content": f"task {i}"}],
+        "stream": True,
+    }
+    if api == "anthropic":
+        return "/v1/messages", {**body, "max_tokens": 100}
+    return "/v1/chat/completions", body
+
+
+async def bare_http(url: str, api: str, n: int, concurrency: int) -> Clock:
     """The fake server's floor: the same streamed requests from the lightest client, reading raw bytes."""
     gate = asyncio.Semaphore(concurrency)
     async with aiohttp.ClientSession() as session:
 
         async def one(i: int) -> None:
             async with gate:
-                body = {"model": "m", "messages": [{"role": "user", "content": f"task {i}"}], "stream": True}
-                async with session.post(f"{base_url}/chat/completions", json=body) as response:
+                path, body = _request(api, i)
+                async with session.post(f"{url}{path}", json=body) as response:
                     async for _ in response.content.iter_any():
                         pass
 
@@ -78,21 +97,40 @@ async def bare_http(base_url: str, n: int, concurrency: int) -> Clock:
     return clock
 
 
-async def sdk_reference(base_url: str, n: int, concurrency: int) -> Clock:
-    client = openai.AsyncOpenAI(base_url=base_url, api_key="k", max_retries=0)
+async def sdk_reference(url: str, api: str, n: int, concurrency: int) -> Clock:
+    """The reference: the provider's official SDK in a plain asyncio loop."""
     gate = asyncio.Semaphore(concurrency)
+    if api == "anthropic":
+        claude = anthropic.AsyncAnthropic(base_url=url, api_key="k", max_retries=0)
 
-    async def one(i: int) -> None:
-        async with gate:
-            stream = await client.chat.completions.create(
-                model="m", messages=[{"role": "user", "content": f"task {i}"}], stream=True
-            )
-            async for _ in stream:
-                pass
+        async def one(i: int) -> None:
+            async with gate:
+                stream = await claude.messages.create(
+                    model="m",
+                    max_tokens=100,
+                    messages=[{"role": "user", "content": f"task {i}"}],
+                    stream=True,
+                )
+                async for _ in stream:
+                    pass
+
+        close = claude.close
+    else:
+        client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="k", max_retries=0)
+
+        async def one(i: int) -> None:
+            async with gate:
+                stream = await client.chat.completions.create(
+                    model="m", messages=[{"role": "user", "content": f"task {i}"}], stream=True
+                )
+                async for _ in stream:
+                    pass
+
+        close = client.close
 
     with Clock() as clock:
         await asyncio.gather(*(one(i) for i in range(n)))
-    await client.close()
+    await close()
     return clock
 
 
@@ -125,12 +163,16 @@ class Clock:
         self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
 
 
-async def workflow_run(base_url: str, n: int, concurrency: int, tmp: Path) -> Clock:
+async def workflow_run(url: str, api: str, n: int, concurrency: int, tmp: Path) -> Clock:
     store = await open_store(f"sqlite+aiosqlite:///{tmp / 'bench.db'}")
     settings = dataclasses.replace(
         load_settings(env={"BOOCODE_HOME": str(tmp)}), max_concurrent_agents=concurrency
     )
-    provider = OpenAIProvider(base_url, "k", "fake-model")
+    provider: Provider = (
+        AnthropicProvider(url, "k", "fake-model")
+        if api == "anthropic"
+        else OpenAIProvider(f"{url}/v1", "k", "fake-model")
+    )
     runtime = AgentRuntime(
         settings, store, provider, tmp, await store.ensure_project(tmp), retry=RetryPolicy(0)
     )
@@ -156,23 +198,23 @@ async def sandbox_creation() -> float:
     return (time.perf_counter() - start) / 20
 
 
-async def main(n: int, latency: float, concurrency: int, repeat: int, pinned: bool) -> None:
+async def main(n: int, latency: float, concurrency: int, repeat: int, pinned: bool, api: str) -> None:
     server = subprocess.Popen(  # noqa: ASYNC220 (started once, before anything is measured)
         [sys.executable, "-c", SERVER, str(latency)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
     assert server.stdout is not None
-    base_url = server.stdout.readline().strip()
+    url = server.stdout.readline().strip()
     placement = pin(server.pid) if pinned else "server and loops share the CPUs (--no-pin)"
     rows: dict[str, list[Clock]] = {"asyncio + aiohttp": [], "asyncio + SDK": [], "boocode workflow": []}
     try:
         for _ in range(repeat):  # interleaved, so a slow moment of the machine touches every row alike
             settle_heap()
-            rows["asyncio + aiohttp"].append(await bare_http(base_url, n, concurrency))
+            rows["asyncio + aiohttp"].append(await bare_http(url, api, n, concurrency))
             settle_heap()
-            rows["asyncio + SDK"].append(await sdk_reference(base_url, n, concurrency))
+            rows["asyncio + SDK"].append(await sdk_reference(url, api, n, concurrency))
             settle_heap()
             with tempfile.TemporaryDirectory() as tmp:
-                rows["boocode workflow"].append(await workflow_run(base_url, n, concurrency, Path(tmp)))
+                rows["boocode workflow"].append(await workflow_run(url, api, n, concurrency, Path(tmp)))
         per_run = await sandbox_creation()
     finally:
         server.communicate(timeout=30)
@@ -180,7 +222,8 @@ async def main(n: int, latency: float, concurrency: int, repeat: int, pinned: bo
     ideal = math.ceil(n / concurrency) * latency
     reference = statistics.median(c.wall for c in rows["asyncio + SDK"])
     print(
-        f"{n} agents, concurrency {concurrency}, latency {latency * 1000:.0f} ms, ideal {ideal:.2f} s; "
+        f"{n} agents, {api} wire format, concurrency {concurrency}, latency {latency * 1000:.0f} ms, "
+        f"ideal {ideal:.2f} s; "
         f"median of {repeat} runs (range); {placement}"
     )
     for name, clocks in rows.items():
@@ -206,5 +249,8 @@ if __name__ == "__main__":
     parser.add_argument(
         "--no-pin", dest="pin", action="store_false", help="do not give the server a CPU of its own"
     )
+    parser.add_argument(
+        "--api", choices=["openai", "anthropic"], default="openai", help="the wire format (and SDK) to use"
+    )
     ns = parser.parse_args()
-    asyncio.run(main(ns.agents, ns.latency, ns.concurrency, ns.repeat, ns.pin))
+    asyncio.run(main(ns.agents, ns.latency, ns.concurrency, ns.repeat, ns.pin, ns.api))
