@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import threading
 from collections.abc import Awaitable, Callable, Iterator
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from boocode.agent.loop import AgentRuntime, AgentSpec, run_agent
+from boocode.agent.loop import AgentEvent, AgentRuntime, AgentSpec, run_agent
 from boocode.agent.runaway import MIN_REPEATS, RepetitionGuard, RunawayReply, repeated_unit
 from boocode.config import load_settings
 from boocode.llm.openai_provider import OpenAIProvider
@@ -87,18 +88,36 @@ def test_a_unit_longer_than_the_span_allows_is_not_flagged() -> None:
     assert guard.chars == len(unit) * 20
 
 
-async def test_a_runaway_reply_is_cut_and_fails_the_agent_with_its_reason(
+async def test_a_runaway_reply_is_asked_again_once_then_fails_the_agent_with_its_reason(
     runtime: AgentRuntime, fake: FakeLLMServer
 ) -> None:
     fake.responder = lambda r: FakeReply(text=RUNAWAY)
-    result = await run_agent(AgentSpec("search", tools=[]), runtime)
+    events: list[AgentEvent] = []
+    result = await run_agent(AgentSpec("search", tools=[]), runtime, events.append)
+    warnings = [e.data["message"] for e in events if e.kind == "warning"]
     assert result.status == "failed" and result.failure == "runaway"
     unit = " bridge inspection"
     rotations = {repr(unit[i:] + unit[:i]) for i in range(len(unit))}  # where the cut falls decides which
     assert result.error is not None and any(f"kept repeating {r}" in result.error for r in rotations)
     calls = await runtime.store.inference_calls(result.session_id)
-    assert [c["status"] for c in calls] == ["error"]  # one request: a runaway is not retried
-    assert "kept repeating" in calls[0]["error"]
+    assert [c["status"] for c in calls] == ["error", "error"]  # asked once more, then failed
+    assert all("kept repeating" in c["error"] for c in calls)
+    assert len(warnings) == 1 and "asking again" in warnings[0]
+    again = fake.requests[1]
+    assert "Your last reply was stopped: it kept repeating" in again.last_user_text
+    assert "bridge inspection bridge inspection" not in json.dumps(again.messages)  # the runaway is not sent
+
+
+async def test_a_reply_asked_again_after_a_runaway_can_complete_the_agent(
+    runtime: AgentRuntime, fake: FakeLLMServer
+) -> None:
+    fake.responder = lambda r: FakeReply(text=RUNAWAY if len(fake.requests) == 1 else "bridges are inspected")
+    result = await run_agent(AgentSpec("search", tools=[]), runtime)
+    assert (result.status, result.output) == ("completed", "bridges are inspected")
+    transcript = await runtime.store.transcript(result.session_id)
+    assert transcript is not None
+    ((_chat, messages),) = transcript.chats
+    assert [m.role for m in messages] == ["user", "user", "assistant"]  # the stopped reply is not kept
 
 
 class _CountedChunks(list[object]):
@@ -124,16 +143,23 @@ async def test_the_stream_of_a_runaway_reply_is_closed_long_before_its_end(
     head = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "fake-model"}
     pieces = [RUNAWAY[:60]] + [" bridge inspection"] * 2000
     events = [{**head, "choices": [{"index": 0, "delta": {"content": p}}]} for p in pieces]
-    chunks = _CountedChunks([*events, "data: [DONE]\n\n"])
-    fake.responder = lambda r: FakeReply(chunks=chunks, gap=0.001)  # type: ignore[arg-type]
+    streams: list[_CountedChunks] = []
+
+    def respond(request: object) -> FakeReply:
+        streams.append(_CountedChunks([*events, "data: [DONE]\n\n"]))
+        return FakeReply(chunks=streams[-1], gap=0.001)  # type: ignore[arg-type]
+
+    fake.responder = respond
     provider = OpenAIProvider(fake.openai_base_url, "k", "fake-model")
     runtime = await make_runtime(provider)
     result = await run_agent(AgentSpec("search", tools=[]), runtime)
     await provider.aclose()
     assert result.failure == "runaway"
-    await asyncio.to_thread(chunks.ended.wait, 10)
-    assert chunks.ended.is_set()
-    assert chunks.sent < 500  # of 2002: the client hung up once the repetition reached 1500 characters
+    assert len(streams) == 2  # the reply asked again ran away too
+    for chunks in streams:
+        await asyncio.to_thread(chunks.ended.wait, 10)
+        assert chunks.ended.is_set()
+        assert chunks.sent < 500  # of 2002: the client hung up once the repetition reached 1500 characters
 
 
 def test_the_setting_reads_from_the_environment() -> None:

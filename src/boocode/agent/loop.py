@@ -47,6 +47,7 @@ from boocode.tools.policy import ToolPolicy
 from boocode.tools.registry import ALL_TOOLS, execute_tool_call
 
 FailureKind = Literal["provider", "structured", "stall", "turns", "output_cap", "runaway"]
+RUNAWAY_RETRIES = 1  # replies asked again after one was stopped for repeating itself
 
 
 @dataclass
@@ -185,6 +186,7 @@ class _Agent:
         specs += self.answer_specs
         self.tool_specs = specs
         self.answer_turns = 0  # turns taken in the answer phase, over all attempts
+        self.runaways = 0  # replies stopped for repeating themselves, over all attempts
         root = spec.root or runtime.project_root
         self.tool_ctx = ToolContext(root=root, policy=runtime.policy)
         self.system = prompts.system_prompt(root, [s.name for s in specs], spec.system, spec.schema)
@@ -318,7 +320,16 @@ class _Agent:
                 note = Message("user", [TextPart("\n\n".join(notes))])
                 await self.rt.store.add_message(chat_id, len(messages), note)
                 messages.append(note)
-            response = await self._turn(chat_id, len(messages), messages, progress, answer_phase, summary)
+            try:
+                response = await self._turn(chat_id, len(messages), messages, progress, answer_phase, summary)
+            except RunawayReply as exc:
+                # Asked once more without the runaway text (which would prime the same loop); a second fails.
+                if self.runaways >= RUNAWAY_RETRIES:
+                    raise AgentFailure("runaway", str(exc)) from None
+                self.runaways += 1
+                self.emit("warning", message=f"{exc}; asking again")
+                await say(prompts.after_runaway(exc.unit))
+                continue
             self.answer_turns += answer_phase and not summary
             reply = response.message
             messages.append(reply)
@@ -409,10 +420,7 @@ class _Agent:
             runaway_chars=self.settings.runaway_chars,
         )
         async with progress.queue(self.rt.provider_slots, self.rt.provider_ready):
-            try:
-                response = await run_turn(self.provider, request, ctx)
-            except RunawayReply as exc:
-                raise AgentFailure("runaway", str(exc)) from None
+            response = await run_turn(self.provider, request, ctx)
         progress.tick()
         self.usage = self.usage.add(response.usage)
         self.output_used += response.usage.output or 0

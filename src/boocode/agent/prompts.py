@@ -70,5 +70,14 @@ def retry_after_invalid(error: str) -> str:
     return f"That output does not match the schema ({error}). Reply again with only a corrected JSON object."
 
 
+def after_runaway(unit: str) -> str:
+    """The user turn after a reply that was stopped for repeating itself (`boocode.agent.runaway`)."""
+    shown = unit.strip()[:80]
+    return (
+        f"Your last reply was stopped: it kept repeating {shown!r}. Reply again, briefly, "
+        "without repeating yourself."
+    )
+
+
 def stall_note(seconds: float, attempt: int, attempts: int) -> str:
     return f"stalled (no progress for {seconds:g}s), restarting ({attempt}/{attempts - 1})"

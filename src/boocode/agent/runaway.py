@@ -4,7 +4,10 @@ Small local models sometimes fall into a loop in the middle of a reply: a JSON s
 words until the token cap (measured in bench/quality's deep-research runs: 10 of 11 Qwen2.5-Coder-0.5B
 searchers in their first reply, 5 of 10 searchers of the 1.5B, each 1.5B one costing ~5 minutes of CPU
 before the cap ended it). Such a reply cannot be used, and the cap would end it as a failure anyway:
-`RepetitionGuard` spots it as it streams in, so the turn ends at once with `RunawayReply`.
+`RepetitionGuard` spots it as it streams in, so the turn ends at once with `RunawayReply`. The agent loop
+asks once more without the stopped reply (`prompts.after_runaway`), then fails the agent (kind `runaway`):
+on the 0.5B that second chance found evidence for 3 of 11 deep-research questions where the first
+replies had found none (bench/quality/NOTES.md).
 
 A reply has run away when its end repeats one unit back to back at least 8 times (`MIN_REPEATS`) over at
 least `span` characters (`BOOCODE_RUNAWAY_CHARS`, default 1500), the unit being at most `span // 2`
